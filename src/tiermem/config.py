@@ -1,0 +1,202 @@
+"""Configuration: frozen pydantic models, one group per tier, passed in explicitly.
+
+Nothing is read from the environment or the disk unless asked
+(`MemoryConfig.from_env()`, `MemoryConfig.from_file()`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .tokens import encoding_name
+
+__all__ = [
+    "ContextConfig",
+    "LongTermConfig",
+    "MediumTermConfig",
+    "MemoryConfig",
+    "RetrievalConfig",
+    "ShortTermConfig",
+]
+
+_ENV_PREFIX = "TIERMEM_"
+
+# Context windows of common models, for `MemoryConfig.for_model`.
+_CONTEXT_WINDOWS: dict[str, int] = {
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo": 16_385,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o3-mini": 200_000,
+    "o4-mini": 200_000,
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # one line naming each field and its rule, as a ConfigError (a ValueError)
+            raise ConfigError(_describe(exc)) from None
+
+
+class ShortTermConfig(_Frozen):
+    """Verbatim recent turns of each session."""
+
+    max_tokens: int = Field(2_000, gt=0, description="token bound of a session's recent turns")
+    max_message_tokens: int | None = Field(
+        None, gt=0, description="largest turn accepted; default: the context budget"
+    )
+
+
+class MediumTermConfig(_Frozen):
+    """Rolling summaries of turns evicted from the short-term tier."""
+
+    enabled: bool = True
+    trigger_tokens: int = Field(
+        1_000, gt=0, description="evicted tokens that are folded into one summary"
+    )
+    summary_tokens: int = Field(200, gt=0, description="token target of one summary")
+    max_summaries: int = Field(
+        8, ge=2, description="summaries kept per session before the oldest two are merged"
+    )
+
+
+class LongTermConfig(_Frozen):
+    """The LanceDB store."""
+
+    table: str = Field("records", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+
+class RetrievalConfig(_Frozen):
+    """How long-term hits are found and scored."""
+
+    text_weight: float = Field(0.5, ge=0.0, description="weight of full-text (BM25) relevance")
+    vector_weight: float = Field(0.5, ge=0.0, description="weight of vector relevance")
+    recency_weight: float = Field(0.05, ge=0.0, le=1.0)
+    importance_weight: float = Field(0.05, ge=0.0, le=1.0)
+    recency_half_life_days: float = Field(30.0, gt=0.0)
+    candidates: int = Field(
+        50, gt=0, le=10_000, description="hits fetched from each index before fusion"
+    )
+
+    @model_validator(mode="after")
+    def _some_relevance(self) -> Self:
+        if self.text_weight + self.vector_weight <= 0:
+            raise ValueError("text_weight + vector_weight must be greater than 0")
+        return self
+
+
+class ContextConfig(_Frozen):
+    """How `build_context` spends its budget."""
+
+    max_tokens: int = Field(4_000, gt=0, description="budget when build_context gets none")
+    recent_share: float = Field(
+        0.3, ge=0.0, le=1.0, description="share of the budget reserved for the newest turns"
+    )
+    max_candidates: int = Field(
+        60, gt=0, le=10_000, description="long-term hits considered per context"
+    )
+
+
+class MemoryConfig(_Frozen):
+    """Everything `TieredMemory` can be told; every field has a working default."""
+
+    tokenizer: str = Field("o200k_base", description="encoding or OpenAI model name")
+    short_term: ShortTermConfig = ShortTermConfig()
+    medium_term: MediumTermConfig = MediumTermConfig()
+    long_term: LongTermConfig = LongTermConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    context: ContextConfig = ContextConfig()
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _known_tokenizer(cls, value: str) -> str:
+        try:
+            encoding_name(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("tokenizer: ")) from None
+        return value
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> MemoryConfig:
+        """Build from nested plain data (as read from TOML or JSON)."""
+        return cls(**dict(data))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> MemoryConfig:
+        """Read a TOML file; a ``[tiermem]`` table is used if present, else the whole file."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {os.fspath(path)!r}: {exc}") from None
+        section = data.get("tiermem", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"config file {os.fspath(path)!r}: [tiermem] must be a table")
+        return cls.from_mapping(section)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MemoryConfig:
+        """Read ``TIERMEM_*`` variables; ``__`` nests, e.g. ``TIERMEM_SHORT_TERM__MAX_TOKENS``."""
+        env = os.environ if environ is None else environ
+        data: dict[str, Any] = {}
+        for key, value in env.items():
+            if not key.startswith(_ENV_PREFIX) or key == _ENV_PREFIX:
+                continue
+            path = key[len(_ENV_PREFIX) :].lower().split("__")
+            node = data
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"{key}: {part} is both a value and a group")
+            node[path[-1]] = value
+        return cls.from_mapping(data)
+
+    @classmethod
+    def for_model(cls, model: str, **overrides: Any) -> MemoryConfig:
+        """Tokenizer and budgets that suit ``model``'s context window.
+
+        The default context takes a quarter of the window (at most 16k tokens: more
+        context is slower and rarely better), and the recent turns a quarter of that.
+        """
+        window = _CONTEXT_WINDOWS.get(model)
+        if window is None:
+            known = ", ".join(sorted(_CONTEXT_WINDOWS))
+            raise ConfigError(f"model: {model!r} is not a known model ({known})")
+        budget = min(window // 4, 16_000)
+        data: dict[str, Any] = {
+            "tokenizer": model,
+            "context": {"max_tokens": budget},
+            "short_term": {"max_tokens": max(budget // 4, 256)},
+        }
+        data.update(overrides)
+        return cls(**data)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if isinstance(error.get("ctx", {}).get("error"), ConfigError):
+            # a nested group already named its own field: prefix the group's path
+            parts.append(f"{field}.{message}" if field else message)
+        else:
+            parts.append(f"{field or 'config'}: {message}")
+    return "; ".join(parts)

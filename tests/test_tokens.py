@@ -1,0 +1,71 @@
+"""Token counting is exact, offline, and leaves the user's environment alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tiktoken
+
+from tiermem import ConfigError, TiktokenCounter, TokenCounter
+from tiermem.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_messages, seed_tiktoken_cache
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_counts_match_tiktoken(name: str) -> None:
+    counter = TiktokenCounter(name)
+    text = "Où est la bibliothèque? 東京 2023-05-08 <|endoftext|> 🙂"
+    expected = len(tiktoken.get_encoding(name).encode(text, disallowed_special=()))
+    assert counter.count(text) == expected
+    assert isinstance(counter, TokenCounter)
+
+
+def test_model_names_resolve_to_encodings() -> None:
+    assert TiktokenCounter("gpt-4o").name == "o200k_base"
+    assert TiktokenCounter("gpt-4").name == "cl100k_base"
+    with pytest.raises(ConfigError, match="tokenizer"):
+        TiktokenCounter("no-such-model")
+
+
+def test_message_overhead_and_reply_priming() -> None:
+    counter = TiktokenCounter("cl100k_base")
+    one = counter.count_message("user", "hello there")
+    assert one == MESSAGE_OVERHEAD + counter.count("user") + counter.count("hello there")
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    total = count_messages(counter, messages)
+    assert total == sum(counter.count_message(m["role"], m["content"]) for m in messages) + (
+        REPLY_PRIMING
+    )
+    assert count_messages(counter, []) == 0
+
+
+def test_seeding_writes_into_the_users_cache_dir_without_changing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    folder = seed_tiktoken_cache()
+    assert folder == tmp_path
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2  # both shipped encodings
+
+
+def test_third_party_get_encoding_works_offline_in_a_fresh_process(tmp_path: Path) -> None:
+    # a fresh cache folder and no network: only the seeded files can satisfy tiktoken
+    script = (
+        "import socket\n"
+        "def deny(*a, **k): raise OSError('network disabled')\n"
+        "socket.socket.connect = deny\n"
+        "socket.getaddrinfo = deny\n"
+        "from tiermem import TiktokenCounter\n"
+        "TiktokenCounter('cl100k_base')\n"
+        "import tiktoken\n"
+        "print(len(tiktoken.get_encoding('o200k_base').encode('hello world')))\n"
+    )
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "2"
