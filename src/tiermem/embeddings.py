@@ -1,0 +1,117 @@
+"""Embedders: the protocol, and a default that needs no model, no torch and no download."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Embedder", "HashingEmbedder", "normalize_rows"]
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOP_WORDS = frozenset(
+    """
+    a about above after again all am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would
+    you your yours yourself yourselves s t d ll m re ve don didn doesn isn wasn
+    """.split()
+)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; plug in any model."""
+
+    @property
+    def name(self) -> str:
+        """Identifies the model; a store refuses vectors from a different one."""
+        ...
+
+    @property
+    def dimensions(self) -> int:
+        """Length of every vector."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Vectors for ``texts``, shape ``(len(texts), dimensions)``, rows of unit length."""
+        ...
+
+
+def normalize_rows(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Scale each row to unit length; all-zero rows stay zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    normalized: NDArray[np.float32] = (matrix / norms).astype(np.float32, copy=False)
+    return normalized
+
+
+class HashingEmbedder:
+    """Signed feature hashing of words, word pairs and character trigrams.
+
+    Deterministic across processes (CRC32, not Python's salted ``hash``), tens of
+    thousands of texts a second on one core, and no weights at all. It matches words
+    and their variants (trigrams), not meanings.
+    """
+
+    def __init__(self, dimensions: int = 256) -> None:
+        if dimensions < 8:
+            raise ValueError("dimensions: must be at least 8")
+        self._dim = dimensions
+        self._word_cache: dict[str, tuple[NDArray[np.int64], NDArray[np.float32]]] = {}
+
+    @property
+    def name(self) -> str:
+        return f"hashing-v1-{self._dim}"
+
+    @property
+    def dimensions(self) -> int:
+        return self._dim
+
+    def _slot(self, feature: str) -> tuple[int, float]:
+        h = zlib.crc32(feature.encode("utf-8"))
+        return h % self._dim, (1.0 if h & 0x80000000 else -1.0)
+
+    def _word_features(self, word: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        slots = [self._slot("w:" + word)]
+        padded = f"<{word}>"
+        grams = [padded[i : i + 3] for i in range(len(padded) - 2)]
+        weight = 1.0 / max(len(grams), 1) ** 0.5
+        cols = [slots[0][0]]
+        vals = [slots[0][1] * 1.0]
+        for gram in grams:
+            col, sign = self._slot("g:" + gram)
+            cols.append(col)
+            vals.append(sign * weight)
+        result = (np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float32))
+        if len(self._word_cache) < 200_000:  # bounded: hostile input cannot grow it forever
+            self._word_cache[word] = result
+        return result
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
+            vec = out[row]
+            for word in words:
+                cols, vals = self._word_features(word)
+                np.add.at(vec, cols, vals)
+            for first, second in itertools.pairwise(words):
+                col, sign = self._slot(f"b:{first} {second}")
+                vec[col] += 0.5 * sign
+        return normalize_rows(out)
+
+    def __repr__(self) -> str:
+        return f"HashingEmbedder(dimensions={self._dim})"

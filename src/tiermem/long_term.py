@@ -1,0 +1,433 @@
+"""The long-term tier: every record in one LanceDB table, sync and async.
+
+The orchestrator describes what it needs as small operations (`Insert`, `Fetch`,
+`TextSearch`, ...); `LanceStore` runs them on `lancedb.connect`, `AsyncLanceStore`
+on `lancedb.connect_async`. The logic that builds rows and filters and reads
+results back is shared, so the two cannot drift apart.
+
+Scope filters compare SHA-256 digests of the ids, never the ids themselves: an id
+holding quotes or filter syntax cannot widen a search, whatever the SQL parser does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, cast
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+from lancedb.query import MatchQuery
+from numpy.typing import NDArray
+
+from .errors import SchemaVersionError, StoreError
+from .records import Kind, MemoryRecord
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AsyncLanceStore",
+    "Count",
+    "Delete",
+    "Fetch",
+    "Insert",
+    "LanceStore",
+    "Operation",
+    "Optimize",
+    "Scope",
+    "TextSearch",
+    "Upsert",
+    "VectorSearch",
+    "scope_key",
+]
+
+#: Bumped whenever the table layout changes; a store of another version is refused.
+SCHEMA_VERSION = 1
+_META_TABLE = "tiermem_meta"
+_READ_COLUMNS = [
+    "id", "kind", "text", "role", "session_id", "user_id", "agent_id", "timestamp",
+    "seq", "importance", "tags", "metadata", "covers", "tokens",
+]  # fmt: skip
+
+
+def scope_key(value: str) -> str:
+    """The digest stored beside an id and compared in filters."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def table_schema(dimensions: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("role", pa.string()),
+            pa.field("session_id", pa.string()),
+            pa.field("user_id", pa.string()),
+            pa.field("agent_id", pa.string()),
+            pa.field("session_key", pa.string()),
+            pa.field("user_key", pa.string()),
+            pa.field("agent_key", pa.string()),
+            pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("importance", pa.float32(), nullable=False),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("tag_keys", pa.list_(pa.string())),
+            pa.field("metadata", pa.string()),
+            pa.field("covers", pa.list_(pa.string())),
+            pa.field("tokens", pa.int32(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dimensions)),
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which records an operation may see. None means "not restricted on this id"."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    after_seq: int | None = None
+
+    def where(self) -> str | None:
+        clauses = []
+        if self.after_seq is not None:
+            clauses.append(f"seq > {int(self.after_seq)}")
+        for column, value in (
+            ("user_key", self.user_id),
+            ("agent_key", self.agent_id),
+            ("session_key", self.session_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = '{scope_key(value)}'")
+        if self.kinds:
+            kinds = ", ".join(f"'{Kind(k).value}'" for k in self.kinds)
+            clauses.append(f"kind IN ({kinds})")
+        if self.tags:
+            keys = ", ".join(f"'{scope_key(t)}'" for t in self.tags)
+            clauses.append(f"array_has_any(tag_keys, [{keys}])")
+        if self.ids:
+            # record ids are ours (hex); anything else cannot match and is dropped
+            ids = ", ".join(f"'{i}'" for i in self.ids if i.isalnum() and i.isascii())
+            clauses.append(f"id IN ({ids})" if ids else "false")
+        return " AND ".join(clauses) if clauses else None
+
+
+# --- operations -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    records: Sequence[MemoryRecord]
+    vectors: NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    records: Sequence[MemoryRecord]
+    vectors: NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    scope: Scope
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextSearch:
+    query: str
+    scope: Scope
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class VectorSearch:
+    vector: NDArray[np.float32]
+    scope: Scope
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Optimize:
+    pass
+
+
+Operation = Insert | Upsert | Fetch | TextSearch | VectorSearch | Delete | Count | Optimize
+
+
+# --- shared pure logic ----------------------------------------------------------
+
+
+def _to_table(
+    records: Sequence[MemoryRecord], vectors: NDArray[np.float32], schema: pa.Schema
+) -> pa.Table:
+    def keys(values: Sequence[str | None]) -> list[str | None]:
+        return [None if v is None else scope_key(v) for v in values]
+
+    sessions = [r.session_id for r in records]
+    users = [r.user_id for r in records]
+    agents = [r.agent_id for r in records]
+    dim = schema.field("vector").type.list_size
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    columns = {
+        "id": [r.id for r in records],
+        "kind": [r.kind.value for r in records],
+        "text": [r.text for r in records],
+        "role": [r.role for r in records],
+        "session_id": sessions,
+        "user_id": users,
+        "agent_id": agents,
+        "session_key": keys(sessions),
+        "user_key": keys(users),
+        "agent_key": keys(agents),
+        "timestamp": [r.timestamp for r in records],
+        "seq": [r.seq for r in records],
+        "importance": [r.importance for r in records],
+        "tags": [list(r.tags) for r in records],
+        "tag_keys": [[scope_key(t) for t in r.tags] for r in records],
+        "metadata": [json.dumps(r.metadata, ensure_ascii=False) for r in records],
+        "covers": [list(r.covers) for r in records],
+        "tokens": [r.tokens for r in records],
+    }
+    arrays = [pa.array(columns[f.name], type=f.type) for f in schema if f.name != "vector"]
+    arrays.append(pa.FixedSizeListArray.from_arrays(flat, dim))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _from_row(row: dict[str, Any]) -> MemoryRecord:
+    timestamp = row["timestamp"]
+    return MemoryRecord(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        text=row["text"],
+        role=row["role"],
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        agent_id=row["agent_id"],
+        timestamp=timestamp.astimezone(UTC),
+        seq=int(row["seq"]),
+        importance=float(row["importance"]),
+        tags=tuple(row["tags"] or ()),
+        metadata=json.loads(row["metadata"]) if row["metadata"] else {},
+        covers=tuple(row["covers"] or ()),
+        tokens=int(row["tokens"]),
+    )
+
+
+def _records(table: pa.Table) -> list[MemoryRecord]:
+    return [_from_row(row) for row in table.to_pylist()]
+
+
+def _scored(table: pa.Table, column: str) -> list[tuple[MemoryRecord, float]]:
+    scores = table.column(column).to_pylist()
+    return list(zip(_records(table), (float(s) for s in scores), strict=True))
+
+
+def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> None:
+    meta = {r["key"]: r["value"] for r in rows}
+    version = int(meta.get("schema_version", "0"))
+    if version != SCHEMA_VERSION:
+        newer = "newer" if version > SCHEMA_VERSION else "older"
+        raise SchemaVersionError(
+            f"store schema version {version} is {newer} than this tiermem's "
+            f"({SCHEMA_VERSION}); open it with a matching tiermem version"
+        )
+    if meta.get("embedder") != embedder or meta.get("dimensions") != str(dimensions):
+        raise StoreError(
+            f"store was embedded with {meta.get('embedder')!r} ({meta.get('dimensions')} dims); "
+            f"this memory uses {embedder!r} ({dimensions} dims): pass the same embedder"
+        )
+
+
+def _meta_rows(embedder: str, dimensions: int) -> pa.Table:
+    values = {"schema_version": str(SCHEMA_VERSION), "embedder": embedder,
+              "dimensions": str(dimensions)}  # fmt: skip
+    return pa.table({"key": list(values), "value": list(values.values())})
+
+
+def _match(query: str) -> MatchQuery:
+    # a match query is never parsed: quotes or operators in user text stay plain words
+    return MatchQuery(query, "text")  # type: ignore[call-arg]
+
+
+_FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
+
+
+# --- sync ------------------------------------------------------------------------
+
+
+class LanceStore:
+    """Runs operations on a LanceDB table through the synchronous client."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        table: str,
+        embedder: str,
+        dimensions: int,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
+        self._schema = table_schema(dimensions)
+        try:
+            self._db = lancedb.connect(uri, storage_options=storage_options or None)
+            meta = self._db.create_table(
+                _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
+            )
+            _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder, dimensions)
+            self._table = self._db.create_table(table, schema=self._schema, exist_ok=True)
+            if not any(i.index_type == "FTS" for i in self._table.list_indices()):
+                self._table.create_index("text", config=_FTS)
+        except (SchemaVersionError, StoreError):
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
+
+    def run(self, op: Operation) -> Any:
+        try:
+            return self._run(op)
+        except Exception as exc:
+            raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
+
+    def _run(self, op: Operation) -> Any:
+        t = self._table
+        match op:
+            case Insert(records, vectors):
+                if records:
+                    t.add(_to_table(records, vectors, self._schema))
+                return None
+            case Upsert(records, vectors):
+                data = _to_table(records, vectors, self._schema)
+                t.merge_insert(
+                    "id"
+                ).when_matched_update_all().when_not_matched_insert_all().execute(data)
+                return None
+            case Fetch(scope, limit):
+                q = t.search().select(_READ_COLUMNS).limit(limit)
+                where = scope.where()
+                return _records((q.where(where) if where else q).to_arrow())
+            case TextSearch(query, scope, limit):
+                q = t.search(_match(query), query_type="fts").select([*_READ_COLUMNS, "_score"])
+                where = scope.where()
+                q = q.where(where, prefilter=True) if where else q
+                return _scored(q.limit(limit).to_arrow(), "_score")
+            case VectorSearch(vector, scope, limit):
+                q = cast(Any, t.search(vector, query_type="vector")).distance_type("cosine")
+                q = q.select([*_READ_COLUMNS, "_distance"])
+                where = scope.where()
+                q = q.where(where, prefilter=True) if where else q
+                return _scored(q.limit(limit).to_arrow(), "_distance")
+            case Delete(scope):
+                where = scope.where()
+                if where is None:
+                    raise ValueError("refusing to delete without a filter")
+                t.delete(where)
+                return None
+            case Count(scope):
+                return t.count_rows(scope.where())
+            case Optimize():
+                t.optimize()
+                return None
+        raise TypeError(f"unknown operation {op!r}")
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    @property
+    def async_table(self) -> Any:
+        """The `lancedb.AsyncTable` the sync table wraps (lancedb < 0.41 keeps it here)."""
+        inner = getattr(self._table, "_table", None)
+        if inner is None or not hasattr(inner, "query"):
+            raise StoreError("this lancedb version does not expose the async table")
+        return inner
+
+    def close(self) -> None:
+        self.async_table.close()
+
+
+# --- async -----------------------------------------------------------------------
+
+
+class AsyncLanceStore:
+    """Runs the same operations natively on the async table behind a `LanceStore`.
+
+    Sharing the sync store's table keeps one connection, so ``memory://`` stores
+    and read-your-writes hold across sync and async calls.
+    """
+
+    def __init__(self, store: LanceStore) -> None:
+        self._table = store.async_table
+        self._schema = store.schema
+
+    async def run(self, op: Operation) -> Any:
+        try:
+            return await self._run(op)
+        except Exception as exc:
+            raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
+
+    async def _run(self, op: Operation) -> Any:
+        t = self._table
+        match op:
+            case Insert(records, vectors):
+                if records:
+                    await t.add(_to_table(records, vectors, self._schema))
+                return None
+            case Upsert(records, vectors):
+                data = _to_table(records, vectors, self._schema)
+                await (
+                    t.merge_insert("id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(data)
+                )
+                return None
+            case Fetch(scope, limit):
+                q = t.query().select(_READ_COLUMNS)
+                where = scope.where()
+                q = q.where(where) if where else q
+                q = q.limit(limit) if limit is not None else q
+                return _records(await q.to_arrow())
+            case TextSearch(query, scope, limit):
+                q = t.query().nearest_to_text(_match(query))
+                q = q.select([*_READ_COLUMNS, "_score"])
+                where = scope.where()
+                q = q.where(where) if where else q
+                return _scored(await q.limit(limit).to_arrow(), "_score")
+            case VectorSearch(vector, scope, limit):
+                q = t.query().nearest_to(vector).distance_type("cosine")
+                q = q.select([*_READ_COLUMNS, "_distance"])
+                where = scope.where()
+                q = q.where(where) if where else q
+                return _scored(await q.limit(limit).to_arrow(), "_distance")
+            case Delete(scope):
+                where = scope.where()
+                if where is None:
+                    raise ValueError("refusing to delete without a filter")
+                await t.delete(where)
+                return None
+            case Count(scope):
+                return await t.count_rows(scope.where())
+            case Optimize():
+                await t.optimize()
+                return None
+        raise TypeError(f"unknown operation {op!r}")
