@@ -1,0 +1,244 @@
+"""Budgeted context: the pure packer, the rendering, and the `Context` it returns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .records import Kind, MemoryRecord, ScoreParts
+from .tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter
+
+__all__ = [
+    "MEMORY_HEADER",
+    "Candidate",
+    "Context",
+    "Decision",
+    "Packing",
+    "Tier",
+    "exact_tokens",
+    "pack",
+    "render",
+]
+
+MEMORY_HEADER = "Relevant memory from earlier conversations (oldest first):"
+_MEMORY_ROLE = "system"
+_SECTION_MEMORY = "memory"
+_SECTION_RECENT = "recent"
+
+
+class Tier(StrEnum):
+    SHORT_TERM = "short_term"
+    MEDIUM_TERM = "medium_term"
+    LONG_TERM = "long_term"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """Something that may go into a context: one or more records, kept or left whole."""
+
+    key: str
+    tier: Tier
+    records: tuple[MemoryRecord, ...]
+    tokens: int
+    score: float
+    parts: ScoreParts | None = None
+    pinned: bool = False
+
+    @property
+    def section(self) -> str:
+        return _SECTION_RECENT if self.tier is Tier.SHORT_TERM else _SECTION_MEMORY
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Why a candidate was kept or left out."""
+
+    candidate: Candidate
+    kept: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Packing:
+    decisions: tuple[Decision, ...]
+    tokens: int
+
+    @property
+    def kept(self) -> list[Candidate]:
+        return [d.candidate for d in self.decisions if d.kept]
+
+
+def pack(
+    *,
+    candidates: Sequence[Candidate],
+    budget: int,
+    pinned_budget: int,
+    section_costs: Mapping[str, int],
+    base_cost: int = REPLY_PRIMING,
+) -> Packing:
+    """Choose candidates best-first so that their token cost stays within ``budget``.
+
+    Pinned candidates (the newest turns, newest first) go first while they fit in
+    ``pinned_budget``; the newest one goes in whenever it fits the whole budget.
+    Pinning stops at the first that does not fit, so recent turns stay contiguous;
+    the rest compete with everything else by score. The first candidate of a
+    section also pays that section's cost (a message header), and the first of
+    all pays ``base_cost`` (the reply priming).
+    """
+    used = 0
+    opened: set[str] = set()
+    decisions: list[Decision] = []
+
+    def cost(candidate: Candidate) -> int:
+        extra = 0 if used else base_cost
+        if candidate.section not in opened:
+            extra += section_costs.get(candidate.section, 0)
+        return candidate.tokens + extra
+
+    def keep(candidate: Candidate, reason: str) -> None:
+        nonlocal used
+        used += cost(candidate)
+        opened.add(candidate.section)
+        decisions.append(Decision(candidate, True, reason))
+
+    pinned = [c for c in candidates if c.pinned]
+    pool = [c for c in candidates if not c.pinned]
+    for position, candidate in enumerate(pinned):
+        limit = budget if position == 0 else min(pinned_budget, budget)
+        if used + cost(candidate) > limit:
+            pool.extend(pinned[position:])
+            break
+        keep(candidate, "newest turn" if position == 0 else "recent turn")
+    pool.sort(key=lambda c: (-c.score, -_newest(c), c.key))
+    for rank, candidate in enumerate(pool, start=1):
+        needed = cost(candidate)
+        if used + needed <= budget:
+            keep(candidate, f"rank {rank} by score {candidate.score:.3f}")
+        else:
+            decisions.append(
+                Decision(candidate, False, f"over budget: needs {needed}, {budget - used} left")
+            )
+    return Packing(decisions=tuple(decisions), tokens=used)
+
+
+def _newest(candidate: Candidate) -> float:
+    return max(r.timestamp.timestamp() for r in candidate.records)
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def memory_line(record: MemoryRecord) -> str:
+    """One line of the memory message: date, speaker, verbatim text."""
+    when = record.timestamp.strftime("%Y-%m-%d %H:%M")
+    if record.kind is Kind.SUMMARY:
+        text = record.text.replace("\n", " / ")
+        return f"- [{when}] summary of {len(record.covers)} earlier turns: {text}"
+    label = "memory" if record.kind is Kind.MEMORY else record.speaker
+    return f"- [{when}] {label}: {record.text}"
+
+
+def chat_message(record: MemoryRecord) -> dict[str, Any]:
+    """A turn as a chat message, with the tool-call fields a model needs."""
+    message: dict[str, Any] = {"role": record.role or "user", "content": record.text}
+    if record.metadata.get("tool_calls"):
+        message["tool_calls"] = record.metadata["tool_calls"]
+    if record.role == "tool":
+        message["tool_call_id"] = record.metadata["tool_call_id"]
+    return message
+
+
+def message_tokens(counter: TokenCounter, message: Mapping[str, Any]) -> int:
+    """What one rendered message costs, tool calls included."""
+    tokens = counter.count_message(message["role"], message["content"])
+    if "tool_calls" in message:
+        tokens += counter.count(json.dumps(message["tool_calls"], ensure_ascii=False))
+    if "tool_call_id" in message:
+        tokens += counter.count(str(message["tool_call_id"]))
+    return tokens
+
+
+def memory_section_cost(counter: TokenCounter) -> int:
+    return MESSAGE_OVERHEAD + counter.count(_MEMORY_ROLE) + counter.count(MEMORY_HEADER)
+
+
+def render(kept: Sequence[Candidate]) -> list[dict[str, Any]]:
+    """Messages for the kept candidates: one memory message, then the recent turns."""
+    memory = sorted(
+        (r for c in kept if c.section == _SECTION_MEMORY for r in c.records),
+        key=lambda r: (r.timestamp, r.seq, r.id),
+    )
+    recent = sorted(
+        (r for c in kept if c.section == _SECTION_RECENT for r in c.records),
+        key=lambda r: r.seq,
+    )
+    messages: list[dict[str, Any]] = []
+    if memory:
+        lines = "\n".join(memory_line(r) for r in memory)
+        messages.append({"role": _MEMORY_ROLE, "content": f"{MEMORY_HEADER}\n{lines}"})
+    messages.extend(chat_message(r) for r in recent)
+    return messages
+
+
+def exact_tokens(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -> int:
+    if not messages:
+        return 0
+    return sum(message_tokens(counter, m) for m in messages) + REPLY_PRIMING
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A context ready for a chat model, within its budget, and why it holds what it holds."""
+
+    messages: list[dict[str, Any]]
+    token_count: int
+    max_tokens: int
+    decisions: tuple[Decision, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        """The messages as one string, ``role: content`` blocks."""
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
+
+    @property
+    def kept(self) -> list[Candidate]:
+        return [d.candidate for d in self.decisions if d.kept]
+
+    @property
+    def left_out(self) -> list[Candidate]:
+        return [d.candidate for d in self.decisions if not d.kept]
+
+    def tokens_per_tier(self) -> dict[str, int]:
+        totals = {tier.value: 0 for tier in Tier}
+        for candidate in self.kept:
+            totals[candidate.tier.value] += candidate.tokens
+        return totals
+
+    def explain(self) -> str:
+        """Every candidate considered: tier, score parts, tokens, kept or not, and why."""
+        lines = [
+            f"context: {self.token_count}/{self.max_tokens} tokens, "
+            f"{len(self.kept)} kept, {len(self.left_out)} left out"
+        ]
+        for d in self.decisions:
+            c = d.candidate
+            parts = ""
+            if c.parts is not None:
+                p = c.parts
+                parts = (
+                    f" text={p.text:.2f} vector={p.vector:.2f}"
+                    f" recency={p.recency:.2f} importance={p.importance:.2f}"
+                )
+            preview = c.records[0].text.replace("\n", " ")
+            preview = preview if len(preview) <= 60 else preview[:57] + "..."
+            lines.append(
+                f"{'KEPT' if d.kept else 'LEFT'} {c.tier.value:<11} {c.tokens:>5} tok "
+                f"score={c.score:.3f}{parts} | {d.reason} | {preview!r}"
+            )
+        return "\n".join(lines)
+
+    def __len__(self) -> int:
+        return len(self.messages)

@@ -1,0 +1,750 @@
+"""`TieredMemory`: the one orchestrator that composes the three tiers.
+
+Every public call is written once, as a flow: a generator that validates its input,
+changes in-memory state, and yields what it needs from outside (store operations,
+a summary) as plain values. `_drive` runs a flow on the synchronous LanceDB client,
+`_adrive` on the asynchronous one; so `add_message` and `aadd_message` are the same
+code, and no event loop is ever started or nested inside the library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import numpy as np
+
+from . import records as v
+from .callbacks import (
+    CallbackHandler,
+    ContextBuilt,
+    Event,
+    Retrieved,
+    StoreMaintained,
+    Summarized,
+    TurnAdded,
+    TurnsEvicted,
+    emit,
+)
+from .config import MemoryConfig
+from .context import (
+    Candidate,
+    Context,
+    Decision,
+    Tier,
+    chat_message,
+    exact_tokens,
+    memory_line,
+    memory_section_cost,
+    message_tokens,
+    pack,
+    render,
+)
+from .embeddings import Embedder, HashingEmbedder
+from .errors import MessageTooLargeError, NotFoundError
+from .long_term import (
+    AsyncLanceStore,
+    Count,
+    Delete,
+    Fetch,
+    Insert,
+    LanceStore,
+    Operation,
+    Optimize,
+    Scope,
+    TextSearch,
+    Upsert,
+    VectorSearch,
+)
+from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
+from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+from .retrieval import fuse, has_terms
+from .short_term import ShortTermWindow
+from .tokens import TiktokenCounter, TokenCounter
+
+__all__ = ["TieredMemory"]
+
+T = TypeVar("T")
+_PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
+Flow = Generator["Operation | Summarize", Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Summarize:
+    """Ask the summarizer (which may be an LLM, hence I/O) to fold records."""
+
+    records: Sequence[MemoryRecord]
+    max_tokens: int
+
+
+@dataclass(slots=True)
+class _Session:
+    window: ShortTermWindow
+    medium: MediumTerm
+    next_seq: int
+
+
+class TieredMemory:
+    """Short-term turns, medium-term summaries and a long-term LanceDB store.
+
+    ``uri`` is anything `lancedb.connect` takes: a folder, ``memory://``, ``s3://…``.
+    """
+
+    def __init__(
+        self,
+        uri: str | os.PathLike[str],
+        *,
+        config: MemoryConfig | None = None,
+        embedder: Embedder | None = None,
+        summarizer: Summarizer | None = None,
+        token_counter: TokenCounter | None = None,
+        callbacks: Iterable[CallbackHandler] | None = None,
+    ) -> None:
+        self.config = config or MemoryConfig()
+        self.uri = os.fspath(uri)
+        self.token_counter = token_counter or TiktokenCounter(self.config.tokenizer)
+        self.embedder = embedder or HashingEmbedder()
+        self.summarizer = summarizer or ExtractiveSummarizer()
+        self.callbacks: list[CallbackHandler] = list(callbacks or ())
+        self._store = LanceStore(
+            self.uri,
+            table=self.config.long_term.table,
+            embedder=self.embedder.name,
+            dimensions=self.embedder.dimensions,
+            storage_options=dict(self.config.long_term.storage_options),
+        )
+        self._astore = AsyncLanceStore(self._store)
+        self._sessions: dict[str, _Session] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # --- drivers -------------------------------------------------------------------
+
+    def _drive(self, flow: Flow[T]) -> T:
+        result: Any = None
+        while True:
+            try:
+                op = flow.send(result)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(op, Summarize):
+                result = self.summarizer.summarize(
+                    op.records, max_tokens=op.max_tokens, token_counter=self.token_counter
+                )
+            else:
+                result = self._store.run(op)
+
+    async def _adrive(self, flow: Flow[T]) -> T:
+        store = self._astore
+        result: Any = None
+        while True:
+            try:
+                op = flow.send(result)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(op, Summarize):
+                asummarize = getattr(self.summarizer, "asummarize", None)
+                call = asummarize or self.summarizer.summarize
+                result = call(
+                    op.records, max_tokens=op.max_tokens, token_counter=self.token_counter
+                )
+                if asummarize is not None:
+                    result = await result
+            else:
+                result = await store.run(op)
+
+    def _emit(self, event: Event) -> None:
+        if self.callbacks:
+            emit(self.callbacks, event)
+
+    # --- sessions --------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> Flow[_Session]:
+        """The session's in-memory tiers, restored from the store on first use."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        summaries: list[MemoryRecord] = yield Fetch(
+            Scope(session_id=session_id, kinds=(Kind.SUMMARY,))
+        )
+        medium = MediumTerm(summaries=sorted(summaries, key=lambda s: s.seq))
+        covered = medium.covered_seq()
+        turns: list[MemoryRecord] = yield Fetch(
+            Scope(session_id=session_id, kinds=(Kind.TURN,), after_seq=covered)
+        )
+        window = ShortTermWindow(max_tokens=self.config.short_term.max_tokens)
+        for turn in sorted(turns, key=lambda t: t.seq):
+            evicted = window.append(turn)
+            if self.config.medium_term.enabled:
+                medium.pending.extend(evicted)
+        next_seq = max([covered, *(t.seq for t in turns)]) + 1
+        with self._lock:
+            # another thread may have restored it meanwhile: the first one wins
+            return self._sessions.setdefault(session_id, _Session(window, medium, next_seq))
+
+    # --- flows -----------------------------------------------------------------------
+
+    def _message_limit(self) -> int:
+        limit = self.config.short_term.max_message_tokens
+        return limit if limit is not None else self.config.context.max_tokens
+
+    def _add_message(
+        self,
+        role: str,
+        content: str,
+        session_id: str,
+        user_id: str | None,
+        agent_id: str | None,
+        timestamp: datetime | float | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> Flow[MemoryRecord]:
+        started = time.perf_counter()
+        role = v.check_role(role)
+        content = v.check_text("content", content)
+        session_id = v.require_id("session_id", session_id)
+        user_id = v.check_id("user_id", user_id)
+        agent_id = v.check_id("agent_id", agent_id)
+        when = v.check_timestamp(timestamp)
+        meta = v.check_metadata(metadata)
+        v.check_tool_metadata(role, meta)
+        draft = MemoryRecord(
+            id=v.new_id(), kind=Kind.TURN, text=content, timestamp=when, role=role,
+            session_id=session_id, user_id=user_id, agent_id=agent_id, metadata=meta,
+        )  # fmt: skip
+        tokens = message_tokens(self.token_counter, chat_message(draft))
+        if tokens > self._message_limit():
+            raise MessageTooLargeError(
+                "content",
+                f"has {tokens} tokens, more than the largest context ({self._message_limit()}); "
+                "split it or raise short_term.max_message_tokens",
+            )
+        vector = self.embedder.embed([content])
+        session = yield from self._session(session_id)
+        with self._lock:
+            seq = session.next_seq
+            session.next_seq += 1
+        record = dataclasses.replace(draft, seq=seq, tokens=tokens)
+        yield Insert([record], vector)
+        with self._lock:
+            evicted = session.window.append(record)
+            folding: list[MemoryRecord] = []
+            if self.config.medium_term.enabled:
+                session.medium.pending.extend(evicted)
+                if session.medium.due(self.config.medium_term.trigger_tokens):
+                    folding = session.medium.take_pending()
+        if evicted:
+            self._emit(TurnsEvicted(session_id, len(evicted), sum(r.tokens for r in evicted)))
+        if folding:
+            yield from self._fold(session, folding)
+        self._emit(TurnAdded(session_id, role, tokens, time.perf_counter() - started))
+        return record
+
+    def _summary(
+        self, text: str, sources: Sequence[MemoryRecord], covers: Sequence[str]
+    ) -> MemoryRecord:
+        last = sources[-1]
+        return MemoryRecord(
+            id=v.new_id(), kind=Kind.SUMMARY, text=text, timestamp=last.timestamp,
+            role=None, session_id=last.session_id, user_id=last.user_id,
+            agent_id=last.agent_id, seq=max(r.seq for r in sources), covers=tuple(covers),
+            tokens=self.token_counter.count(memory_line(dataclasses.replace(
+                last, kind=Kind.SUMMARY, text=text, covers=tuple(covers)))),
+        )  # fmt: skip
+
+    def _fold(self, session: _Session, turns: list[MemoryRecord]) -> Flow[None]:
+        """Summarise evicted turns; merge the oldest summaries when there are too many."""
+        started = time.perf_counter()
+        limit = self.config.medium_term.summary_tokens
+        text: str = yield Summarize(turns, limit)
+        if not text.strip():
+            return
+        summary = self._summary(text, turns, [t.id for t in turns])
+        yield Insert([summary], self.embedder.embed([text]))
+        with self._lock:
+            session.medium.summaries.append(summary)
+            oldest = session.medium.over(self.config.medium_term.max_summaries)
+        self._emit(
+            Summarized(
+                summary.session_id or "", len(turns), sum(t.tokens for t in turns),
+                summary.tokens, time.perf_counter() - started,
+            )
+        )  # fmt: skip
+        if not oldest:
+            return
+        merged_text: str = yield Summarize(oldest, limit)
+        if not merged_text.strip():
+            return
+        covers = [turn_id for s in oldest for turn_id in s.covers]
+        merged = self._summary(merged_text, oldest, covers)
+        # insert before delete: a crash in between leaves a duplicate, never a gap
+        yield Insert([merged], self.embedder.embed([merged_text]))
+        yield Delete(Scope(ids=tuple(s.id for s in oldest)))
+        with self._lock:
+            session.medium.replace(oldest, merged)
+
+    def _remember(
+        self,
+        text: str,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        importance: float,
+        tags: Iterable[str],
+        metadata: Mapping[str, Any] | None,
+    ) -> Flow[MemoryRecord]:
+        text = v.check_text("text", text)
+        record = MemoryRecord(
+            id=v.new_id(), kind=Kind.MEMORY, text=text, timestamp=v.now(),
+            user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
+            session_id=v.check_id("session_id", session_id),
+            importance=v.check_importance(importance), tags=v.check_tags(tags),
+            metadata=v.check_metadata(metadata),
+        )  # fmt: skip
+        tokens = self.token_counter.count(memory_line(record))
+        if tokens > self._message_limit():
+            raise MessageTooLargeError(
+                "text", f"has {tokens} tokens, more than the largest context"
+            )
+        record = dataclasses.replace(record, tokens=tokens)
+        yield Insert([record], self.embedder.embed([text]))
+        return record
+
+    def _search(
+        self, query: str, k: int, scope: Scope, *, emit_event: bool = True
+    ) -> Flow[list[SearchHit]]:
+        started = time.perf_counter()
+        query = v.check_text("query", query)
+        k = v.check_k(k)
+        limit = max(self.config.retrieval.candidates, k)
+        text_hits: list[tuple[MemoryRecord, float]] = []
+        if has_terms(query):
+            text_hits = yield TextSearch(query, scope, limit)
+        vector = self.embedder.embed([query])[0]
+        vector_hits: list[tuple[MemoryRecord, float]] = []
+        if np.any(vector):
+            vector_hits = yield VectorSearch(vector, scope, limit)
+        hits = fuse(text_hits, vector_hits, config=self.config.retrieval)[:k]
+        if emit_event:
+            top = hits[0].score if hits else 0.0
+            self._emit(Retrieved(query, len(hits), top, time.perf_counter() - started))
+        return hits
+
+    def _scope(
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        tags: Iterable[str] | None = None,
+    ) -> Scope:
+        return Scope(
+            user_id=v.check_id("user_id", user_id),
+            agent_id=v.check_id("agent_id", agent_id),
+            session_id=v.check_id("session_id", session_id),
+            tags=v.check_tags(tags) if tags is not None else (),
+        )
+
+    def _build_context(
+        self,
+        query: str | None,
+        session_id: str,
+        user_id: str | None,
+        agent_id: str | None,
+        max_tokens: int | None,
+    ) -> Flow[Context]:
+        started = time.perf_counter()
+        budget = v.check_max_tokens(
+            self.config.context.max_tokens if max_tokens is None else max_tokens
+        )
+        session_id = v.require_id("session_id", session_id)
+        if query is not None:
+            query = v.check_text("query", query)
+        # a user's or agent's memory spans their sessions; an anonymous session sees itself
+        scope = self._scope(user_id, agent_id, None if (user_id or agent_id) else session_id)
+        session = yield from self._session(session_id)
+        with self._lock:
+            units = session.window.units()
+            summaries = list(session.medium.summaries)
+        if query is None:
+            query = next((r.text for u in reversed(units) for r in reversed(u)
+                          if r.role == "user"), None)  # fmt: skip
+        hits: list[SearchHit] = []
+        if query is not None:
+            hits = yield from self._search(
+                query, self.config.context.max_candidates, scope, emit_event=False
+            )
+        candidates = self._candidates(units, summaries, hits)
+        packing = pack(
+            candidates=candidates,
+            budget=budget,
+            pinned_budget=int(budget * self.config.context.recent_share),
+            section_costs={"memory": memory_section_cost(self.token_counter)},
+        )
+        context = self._fit(packing.decisions, budget)
+        self._emit(
+            ContextBuilt(
+                session_id, budget, context.token_count, len(context.kept),
+                len(context.left_out), context.tokens_per_tier(), time.perf_counter() - started,
+            )
+        )  # fmt: skip
+        return context
+
+    def _candidates(
+        self,
+        units: list[list[MemoryRecord]],
+        summaries: list[MemoryRecord],
+        hits: list[SearchHit],
+    ) -> list[Candidate]:
+        by_id = {h.record.id: h for h in hits}
+        candidates: list[Candidate] = []
+        in_window: set[str] = set()
+        for unit in reversed(units):  # newest first: the order pinning wants
+            in_window.update(r.id for r in unit)
+            hit = max((by_id[r.id] for r in unit if r.id in by_id), key=lambda h: h.score,
+                      default=None)  # fmt: skip
+            candidates.append(
+                Candidate(
+                    key=unit[0].id, tier=Tier.SHORT_TERM, records=tuple(unit),
+                    tokens=sum(r.tokens for r in unit),
+                    score=hit.score if hit else 0.0, parts=hit.parts if hit else None,
+                    pinned=True,
+                )
+            )  # fmt: skip
+        summary_ids = {s.id for s in summaries}
+        for summary in summaries:
+            hit = by_id.get(summary.id)
+            candidates.append(self._memory_candidate(summary, Tier.MEDIUM_TERM, hit))
+        for hit in hits:
+            record = hit.record
+            if record.id in in_window or record.id in summary_ids:
+                continue
+            candidates.append(self._memory_candidate(record, Tier.LONG_TERM, hit))
+        return candidates
+
+    def _memory_candidate(
+        self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
+    ) -> Candidate:
+        line = memory_line(record)
+        return Candidate(
+            key=record.id, tier=tier, records=(record,),
+            tokens=self.token_counter.count(line) + 1,  # + the newline that joins lines
+            score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
+        )  # fmt: skip
+
+    def _fit(self, decisions: tuple[Decision, ...], budget: int) -> Context:
+        """Render, count exactly, and drop the weakest kept candidate while over budget."""
+        decisions_list = list(decisions)
+        while True:
+            kept = [d.candidate for d in decisions_list if d.kept]
+            messages = render(kept)
+            tokens = exact_tokens(self.token_counter, messages)
+            if tokens <= budget:
+                return Context(messages, tokens, budget, tuple(decisions_list))
+            # BPE is not exactly additive across joined lines: give back the weakest
+            weakest = min(
+                (i for i, d in enumerate(decisions_list) if d.kept),
+                key=lambda i: (
+                    decisions_list[i].candidate.pinned,
+                    decisions_list[i].candidate.score,
+                ),
+            )
+            decisions_list[weakest] = Decision(
+                decisions_list[weakest].candidate, False, "dropped: exact count over budget"
+            )
+
+    def _get(self, memory_id: str) -> Flow[MemoryRecord]:
+        memory_id = v.require_id("memory_id", memory_id)
+        found: list[MemoryRecord] = yield Fetch(Scope(ids=(memory_id,)), limit=1)
+        if not found:
+            raise NotFoundError(f"memory_id: no record with id {memory_id!r}")
+        return found[0]
+
+    def _update(
+        self,
+        memory_id: str,
+        text: str | None,
+        importance: float | None,
+        tags: Iterable[str] | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> Flow[MemoryRecord]:
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = v.check_text("text", text)
+        if importance is not None:
+            changes["importance"] = v.check_importance(importance)
+        if tags is not None:
+            changes["tags"] = v.check_tags(tags)
+        if metadata is not None:
+            changes["metadata"] = v.check_metadata(metadata)
+        record = yield from self._get(memory_id)
+        updated = dataclasses.replace(record, **changes)
+        if updated.kind is Kind.TURN:
+            v.check_tool_metadata(updated.role or "user", updated.metadata)
+            tokens = message_tokens(self.token_counter, chat_message(updated))
+        else:
+            tokens = self.token_counter.count(memory_line(updated))
+        updated = dataclasses.replace(updated, tokens=tokens)
+        yield Upsert([updated], self.embedder.embed([updated.text]))
+        with self._lock:
+            session = self._sessions.get(updated.session_id or "")
+            if session is not None and updated.kind is Kind.TURN:
+                session.window.replace(updated)
+        return updated
+
+    def _forget(self, memory_id: str) -> Flow[None]:
+        record = yield from self._get(memory_id)
+        yield Delete(Scope(ids=(record.id,)))
+        with self._lock:
+            session = self._sessions.get(record.session_id or "")
+            if session is not None:
+                session.window.remove(record.id)
+                session.medium.pending = [r for r in session.medium.pending if r.id != record.id]
+                session.medium.summaries = [
+                    s for s in session.medium.summaries if s.id != record.id
+                ]
+
+    def _stats(self) -> Flow[dict[str, Any]]:
+        counts: dict[str, int] = {}
+        for kind in Kind:
+            counts[_PLURAL[kind]] = yield Count(Scope(kinds=(kind,)))
+        with self._lock:
+            sessions = {
+                sid: {"short_term_turns": len(s.window), "short_term_tokens": s.window.tokens,
+                      "pending_turns": len(s.medium.pending),
+                      "summaries": len(s.medium.summaries)}
+                for sid, s in self._sessions.items()
+            }  # fmt: skip
+        stats: dict[str, Any] = {"records": sum(counts.values()), **counts, "sessions": sessions}
+        for handler in self.callbacks:
+            snapshot = getattr(handler, "snapshot", None)
+            if callable(snapshot):
+                stats["metrics"] = snapshot()
+        return stats
+
+    def _optimize(self) -> Flow[None]:
+        started = time.perf_counter()
+        yield Optimize()
+        self._emit(StoreMaintained("optimize", time.perf_counter() - started))
+
+    # --- public API: sync -----------------------------------------------------------
+
+    def add_message(
+        self,
+        role: str,
+        content: str,
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        timestamp: datetime | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Store a chat turn verbatim and push it into the session's short-term tier.
+
+        A tool turn needs ``metadata["tool_call_id"]``; an assistant turn that calls
+        tools lists them in ``metadata["tool_calls"]`` (each with an ``id``).
+        """
+        return self._drive(
+            self._add_message(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        )
+
+    def remember(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        importance: float = 0.5,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Store an explicit long-term memory (a fact, a preference) in a scope."""
+        return self._drive(
+            self._remember(text, user_id, agent_id, session_id, importance, tags, metadata)
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid full-text and vector search of the long-term tier, within a scope."""
+        return self._drive(self._search(query, k, self._scope(user_id, agent_id, session_id, tags)))
+
+    def build_context(
+        self,
+        query: str | None = None,
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        max_tokens: int | None = None,
+    ) -> Context:
+        """The best context for ``query`` that fits ``max_tokens`` (exactly counted).
+
+        Without a query, the session's last user turn is used to find memories.
+        """
+        return self._drive(self._build_context(query, session_id, user_id, agent_id, max_tokens))
+
+    def get(self, memory_id: str) -> MemoryRecord:
+        """The record with this id; `NotFoundError` if there is none."""
+        return self._drive(self._get(memory_id))
+
+    def update(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        importance: float | None = None,
+        tags: Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Change a record in place (its vector follows its text)."""
+        return self._drive(self._update(memory_id, text, importance, tags, metadata))
+
+    def forget(self, memory_id: str) -> None:
+        """Delete a record from every tier; `NotFoundError` if there is none."""
+        self._drive(self._forget(memory_id))
+
+    def stats(self) -> dict[str, Any]:
+        """Record counts per kind, loaded sessions, and metrics of any `MetricsCallback`."""
+        return self._drive(self._stats())
+
+    def optimize(self) -> None:
+        """Compact the store and bring its indexes up to date (off the hot path)."""
+        self._drive(self._optimize())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        self.close()
+
+    # --- public API: async ----------------------------------------------------------
+
+    async def aadd_message(
+        self,
+        role: str,
+        content: str,
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        timestamp: datetime | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Async `add_message`."""
+        return await self._adrive(
+            self._add_message(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        )
+
+    async def aremember(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        importance: float = 0.5,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Async `remember`."""
+        return await self._adrive(
+            self._remember(text, user_id, agent_id, session_id, importance, tags, metadata)
+        )
+
+    async def asearch(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[SearchHit]:
+        """Async `search`."""
+        return await self._adrive(
+            self._search(query, k, self._scope(user_id, agent_id, session_id, tags))
+        )
+
+    async def abuild_context(
+        self,
+        query: str | None = None,
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        max_tokens: int | None = None,
+    ) -> Context:
+        """Async `build_context`."""
+        return await self._adrive(
+            self._build_context(query, session_id, user_id, agent_id, max_tokens)
+        )
+
+    async def aget(self, memory_id: str) -> MemoryRecord:
+        """Async `get`."""
+        return await self._adrive(self._get(memory_id))
+
+    async def aupdate(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        importance: float | None = None,
+        tags: Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Async `update`."""
+        return await self._adrive(self._update(memory_id, text, importance, tags, metadata))
+
+    async def aforget(self, memory_id: str) -> None:
+        """Async `forget`."""
+        await self._adrive(self._forget(memory_id))
+
+    async def astats(self) -> dict[str, Any]:
+        """Async `stats`."""
+        return await self._adrive(self._stats())
+
+    async def aoptimize(self) -> None:
+        """Async `optimize`."""
+        await self._adrive(self._optimize())
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TieredMemory({self.uri!r})"

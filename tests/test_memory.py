@@ -1,0 +1,230 @@
+"""TieredMemory end to end on real LanceDB: tiers, lifecycle, restore after restart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tiermem import (
+    Kind,
+    MemoryConfig,
+    MemoryRecord,
+    MetricsCallback,
+    NotFoundError,
+    Tier,
+    TieredMemory,
+    TokenCounter,
+)
+from tiermem.context import exact_tokens
+
+FACTS = [
+    "I moved to Lisbon in May 2023 with my partner Ana.",
+    "My sister Clara is getting married on 14 June in Porto.",
+    "We adopted a grey cat called Miso last winter.",
+    "I started a new job at a bakery on Rua Augusta.",
+    "My favourite band is Radiohead; I saw them in 2016.",
+    "I run 10 km every Sunday morning along the river.",
+    "Ana is learning the violin and practises every evening.",
+    "Our flat has a balcony with tomatoes and basil.",
+]
+
+
+def chat(mem: TieredMemory, session: str = "s1", user: str | None = "u1") -> list[MemoryRecord]:
+    out = []
+    for i, fact in enumerate(FACTS):
+        out.append(mem.add_message("user", fact, session_id=session, user_id=user))
+        out.append(mem.add_message("assistant", f"Noted, thanks ({i}).", session_id=session,
+                                   user_id=user))  # fmt: skip
+    return out
+
+
+def test_every_turn_is_kept_verbatim_with_its_sequence(mem: TieredMemory) -> None:
+    added = chat(mem)
+    assert [r.seq for r in added] == list(range(len(added)))
+    stored = mem.get(added[0].id)
+    assert stored.text == FACTS[0]
+    assert (stored.role, stored.session_id, stored.user_id) == ("user", "s1", "u1")
+    assert mem.stats()["turns"] == len(added)
+
+
+def test_evicted_turns_fold_into_bounded_rolling_summaries(mem: TieredMemory) -> None:
+    added = chat(mem)
+    stats = mem.stats()
+    session = stats["sessions"]["s1"]
+    assert session["short_term_tokens"] <= mem.config.short_term.max_tokens
+    assert 1 <= session["summaries"] <= mem.config.medium_term.max_summaries
+    summaries = [h.record for h in mem.search("summary Lisbon sister cat", k=50)
+                 if h.record.kind is Kind.SUMMARY]  # fmt: skip
+    assert summaries
+    turn_ids = {r.id for r in added}
+    covered = [tid for s in summaries for tid in s.covers]
+    assert set(covered) <= turn_ids
+    assert len(covered) == len(set(covered))  # merged summaries cover each turn once
+    # the oldest turns were evicted and are covered, in order of the conversation
+    assert added[0].id in covered
+
+
+def test_extractive_summary_keeps_names_numbers_and_dates(mem: TieredMemory) -> None:
+    chat(mem)
+    texts = " ".join(
+        h.record.text for h in mem.search("Lisbon Clara June", k=50)
+        if h.record.kind is Kind.SUMMARY
+    )  # fmt: skip
+    assert "Lisbon" in texts or "Clara" in texts
+    assert any(ch.isdigit() for ch in texts)
+
+
+def test_short_term_is_restored_after_restart(store_dir: Path, config: MemoryConfig) -> None:
+    with TieredMemory(store_dir, config=config) as mem:
+        chat(mem)
+        before = mem.build_context("cat", session_id="s1", user_id="u1", max_tokens=400)
+        stats = mem.stats()["sessions"]["s1"]
+    with TieredMemory(store_dir, config=config) as mem:
+        after = mem.build_context("cat", session_id="s1", user_id="u1", max_tokens=400)
+        assert after.messages == before.messages
+        restored = mem.stats()["sessions"]["s1"]
+        assert restored["short_term_turns"] == stats["short_term_turns"]
+        assert restored["summaries"] == stats["summaries"]
+        nxt = mem.add_message("user", "one more", session_id="s1", user_id="u1")
+        assert nxt.seq == len(FACTS) * 2
+
+
+def test_remember_search_with_tags_and_score_parts(mem: TieredMemory) -> None:
+    chat(mem)
+    pref = mem.remember("Prefers answers in Portuguese", user_id="u1", importance=0.9,
+                        tags=["pref"])  # fmt: skip
+    mem.remember("Allergic to peanuts", user_id="u1", tags=["health"])
+    hits = mem.search("which language should answers use? Portuguese", user_id="u1", k=3)
+    assert hits[0].record.id == pref.id
+    parts = hits[0].parts
+    assert parts.text > 0
+    assert parts.vector > 0
+    assert parts.importance == pytest.approx(0.9)
+    assert 0 <= parts.recency <= 1
+    tagged = mem.search("answers", user_id="u1", tags=["health"])
+    assert [h.record.text for h in tagged] == ["Allergic to peanuts"]
+
+
+def test_build_context_fits_budget_and_explains_itself(mem: TieredMemory) -> None:
+    chat(mem)
+    mem.remember("Prefers answers in Portuguese", user_id="u1", importance=0.9)
+    ctx = mem.build_context("Where did I move to?", session_id="s1", user_id="u1",
+                            max_tokens=300)  # fmt: skip
+    assert 0 < ctx.token_count <= 300
+    assert ctx.token_count == exact_tokens(mem.token_counter, ctx.messages)
+    assert "Lisbon in May 2023" in ctx.text  # the evicted fact was retrieved verbatim
+    memory_block = ctx.messages[0]
+    assert memory_block["role"] == "system"
+    assert "- [2" in memory_block["content"]  # dated lines
+    assert ctx.messages[-1]["content"] == "Noted, thanks (7)."  # the newest turn is kept
+    explained = ctx.explain()
+    assert explained.count("\n") == len(ctx.decisions)
+    assert "KEPT short_term" in explained
+    assert "LEFT" in explained
+    tiers = {c.tier for c in ctx.kept}
+    assert Tier.SHORT_TERM in tiers
+    assert Tier.LONG_TERM in tiers
+
+
+def test_summaries_are_marked_as_summaries(mem: TieredMemory) -> None:
+    chat(mem)
+    ctx = mem.build_context("sister wedding Porto Lisbon cat", session_id="s1", user_id="u1",
+                            max_tokens=2000)  # fmt: skip
+    kept_summaries = [c for c in ctx.kept if c.tier is Tier.MEDIUM_TERM]
+    assert kept_summaries
+    assert "summary of" in ctx.messages[0]["content"]
+
+
+def test_without_a_query_the_last_user_turn_drives_retrieval(mem: TieredMemory) -> None:
+    chat(mem)
+    mem.add_message("user", "Remind me, what is the cat called?", session_id="s1", user_id="u1")
+    ctx = mem.build_context(session_id="s1", user_id="u1", max_tokens=250)
+    assert "Miso" in ctx.text
+
+
+def test_tool_call_is_never_split_from_its_result(mem: TieredMemory) -> None:
+    calls = [{"id": "call_1", "type": "function",
+              "function": {"name": "weather", "arguments": '{"city": "Porto"}'}}]  # fmt: skip
+    mem.add_message("user", "What's the weather in Porto?", session_id="t")
+    mem.add_message("assistant", "Let me check.", session_id="t", metadata={"tool_calls": calls})
+    mem.add_message("tool", "18°C and sunny", session_id="t",
+                    metadata={"tool_call_id": "call_1"})  # fmt: skip
+    mem.add_message("assistant", "It is 18°C and sunny in Porto.", session_id="t")
+    for budget in range(10, 200, 7):
+        ctx = mem.build_context("weather", session_id="t", max_tokens=budget)
+        roles = [m["role"] for m in ctx.messages]
+        has_call = any("tool_calls" in m for m in ctx.messages)
+        assert ("tool" in roles) == has_call, (budget, roles)
+        if has_call:
+            call_index = next(i for i, m in enumerate(ctx.messages) if "tool_calls" in m)
+            assert ctx.messages[call_index + 1]["tool_call_id"] == "call_1"
+        assert ctx.token_count <= budget
+
+
+def test_update_and_forget(mem: TieredMemory) -> None:
+    record = mem.remember("Lives in Lisbon", user_id="u1")
+    updated = mem.update(record.id, text="Lives in Porto", importance=0.8, tags=["home"])
+    assert (updated.text, updated.importance, updated.tags) == ("Lives in Porto", 0.8, ("home",))
+    assert mem.get(record.id).text == "Lives in Porto"
+    assert mem.search("Porto", user_id="u1")[0].record.id == record.id
+    mem.forget(record.id)
+    with pytest.raises(NotFoundError, match="memory_id"):
+        mem.get(record.id)
+    with pytest.raises(NotFoundError):
+        mem.forget(record.id)
+
+
+def test_forgetting_a_recent_turn_removes_it_from_the_context(mem: TieredMemory) -> None:
+    secret = mem.add_message("user", "my door code is 4321", session_id="s9")
+    mem.forget(secret.id)
+    ctx = mem.build_context("door code", session_id="s9", max_tokens=500)
+    assert "4321" not in ctx.text
+
+
+class CountingSummarizer:
+    """A stand-in for an LLM summarizer: the protocol is all tiermem sees."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def summarize(
+        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
+    ) -> str:
+        self.calls += 1
+        return f"{len(records)} turns about " + ", ".join(r.text.split()[0] for r in records)
+
+
+def test_a_custom_summarizer_plugs_in(config: MemoryConfig) -> None:
+    summarizer = CountingSummarizer()
+    with TieredMemory("memory://", config=config, summarizer=summarizer) as mem:
+        chat(mem)
+        assert summarizer.calls >= 1
+        hits = mem.search("turns about", k=20)
+        assert any(h.record.kind is Kind.SUMMARY and "turns about" in h.record.text
+                   for h in hits)  # fmt: skip
+
+
+def test_metrics_callback_sees_what_happens(config: MemoryConfig) -> None:
+    metrics = MetricsCallback()
+    with TieredMemory("memory://", config=config, callbacks=[metrics]) as mem:
+        chat(mem)
+        mem.build_context("cat", session_id="s1", user_id="u1", max_tokens=300)
+        mem.search("cat", user_id="u1")
+        snapshot = mem.stats()["metrics"]
+    counters = snapshot["counters"]
+    assert counters["turns_added"] == len(FACTS) * 2
+    assert counters["turns_evicted"] > 0
+    assert counters["summaries"] >= 1
+    assert counters["contexts"] == 1
+    assert counters["searches"] == 1
+    latency = snapshot["latency"]["build_context"]
+    assert latency["count"] == 1
+    assert latency["p50"] > 0
+
+
+def test_closed_by_context_manager(store_dir: Path) -> None:
+    with TieredMemory(store_dir) as mem:
+        mem.add_message("user", "hello")
+    assert mem._closed

@@ -1,0 +1,82 @@
+"""Scopes are isolation boundaries, whatever characters the ids hold."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tiermem import TieredMemory
+
+HOSTILE = [
+    "alice",
+    "alice'",
+    "' OR 1=1 --",
+    "x' OR user_id IS NOT NULL OR 'a'='a",
+    "%",
+    "_",
+    "*",
+    "a\\",
+    '"; DROP TABLE records; --',
+    "user_key = user_key",
+    "ümlaut-東京-🙂",
+    "array_has_any(tag_keys, ['x'])",
+    " ",
+]
+
+
+@pytest.fixture
+def populated() -> TieredMemory:
+    mem = TieredMemory("memory://")
+    for uid in HOSTILE:
+        mem.add_message("user", f"secret of {uid!r}: the shared word is banana",
+                        session_id=f"sess-{uid}", user_id=uid)  # fmt: skip
+        mem.remember(f"memory of {uid!r}: banana", user_id=uid, agent_id=uid, tags=[uid])
+    return mem
+
+
+@pytest.mark.parametrize("uid", HOSTILE)
+def test_search_never_crosses_users(populated: TieredMemory, uid: str) -> None:
+    hits = populated.search("banana shared word secret memory", user_id=uid, k=100)
+    assert len(hits) == 2
+    assert {h.record.user_id for h in hits} == {uid}
+
+
+@pytest.mark.parametrize("uid", HOSTILE)
+def test_agent_session_and_tag_filters_never_widen(populated: TieredMemory, uid: str) -> None:
+    by_agent = populated.search("banana", agent_id=uid, k=100)
+    by_session = populated.search("banana", session_id=f"sess-{uid}", k=100)
+    by_tag = populated.search("banana", tags=[uid], k=100)
+    assert {h.record.agent_id for h in by_agent} == {uid}
+    assert {h.record.session_id for h in by_session} == {f"sess-{uid}"}
+    assert [h.record.user_id for h in by_tag] == [uid]
+
+
+@pytest.mark.parametrize("uid", HOSTILE)
+def test_context_never_crosses_users(populated: TieredMemory, uid: str) -> None:
+    ctx = populated.build_context("banana", session_id="fresh", user_id=uid, max_tokens=2000)
+    for other in HOSTILE:
+        if other != uid:
+            assert f"of {other!r}:" not in ctx.text
+    assert f"of {uid!r}:" in ctx.text
+
+
+def test_anonymous_session_sees_only_itself(populated: TieredMemory) -> None:
+    populated.add_message("user", "banana bread recipe", session_id="anon")
+    ctx = populated.build_context("banana", session_id="anon", max_tokens=2000)
+    assert "secret of" not in ctx.text
+    assert "memory of" not in ctx.text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.text(min_size=1, max_size=40).filter(
+        lambda s: "\x00" not in s and not any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+    )
+)
+def test_any_id_is_its_own_scope(uid: str) -> None:  # fmt: skip
+    with TieredMemory("memory://") as mem:
+        mem.remember("mine", user_id=uid)
+        mem.remember("theirs", user_id=uid + "x")
+        mem.remember("nobody's")
+        assert [h.record.text for h in mem.search("mine theirs nobody", user_id=uid)] == ["mine"]
