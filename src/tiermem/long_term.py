@@ -33,6 +33,7 @@ __all__ = [
     "AsyncLanceStore",
     "Count",
     "Delete",
+    "Export",
     "Fetch",
     "Insert",
     "LanceStore",
@@ -171,7 +172,15 @@ class Optimize:
     pass
 
 
-Operation = Insert | Upsert | Fetch | TextSearch | VectorSearch | Delete | Count | Optimize
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One page of every record with its vector, for a lossless export."""
+
+    offset: int
+    limit: int
+
+
+Operation = Insert | Upsert | Fetch | TextSearch | VectorSearch | Delete | Count | Optimize | Export
 
 
 # --- shared pure logic ----------------------------------------------------------
@@ -235,6 +244,13 @@ def _from_row(row: dict[str, Any]) -> MemoryRecord:
 
 def _records(table: pa.Table) -> list[MemoryRecord]:
     return [_from_row(row) for row in table.to_pylist()]
+
+
+def _with_vectors(table: pa.Table) -> list[tuple[MemoryRecord, NDArray[np.float32]]]:
+    dim = table.schema.field("vector").type.list_size
+    flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    vectors = np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+    return list(zip(_records(table), vectors, strict=True))
 
 
 def _scored(table: pa.Table, column: str) -> list[tuple[MemoryRecord, float]]:
@@ -347,6 +363,9 @@ class LanceStore:
             case Optimize():
                 t.optimize()
                 return None
+            case Export(offset, limit):
+                q = t.search().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
+                return _with_vectors(q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")
 
     @property
@@ -430,4 +449,7 @@ class AsyncLanceStore:
             case Optimize():
                 await t.optimize()
                 return None
+            case Export(offset, limit):
+                q = t.query().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
+                return _with_vectors(await q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")

@@ -13,13 +13,14 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import records as v
 from .callbacks import (
@@ -48,11 +49,12 @@ from .context import (
     render,
 )
 from .embeddings import Embedder, HashingEmbedder
-from .errors import MessageTooLargeError, NotFoundError
+from .errors import InvalidInputError, MessageTooLargeError, NotFoundError
 from .long_term import (
     AsyncLanceStore,
     Count,
     Delete,
+    Export,
     Fetch,
     Insert,
     LanceStore,
@@ -528,6 +530,35 @@ class TieredMemory:
                 stats["metrics"] = snapshot()
         return stats
 
+    def _export_page(
+        self, offset: int, limit: int
+    ) -> Flow[list[tuple[MemoryRecord, NDArray[np.float32]]]]:
+        page: list[tuple[MemoryRecord, NDArray[np.float32]]] = yield Export(offset, limit)
+        return page
+
+    def _import(
+        self, items: Iterable[tuple[MemoryRecord, NDArray[np.float32]]], batch_size: int
+    ) -> Flow[int]:
+        dim = self.embedder.dimensions
+        batch: list[tuple[MemoryRecord, NDArray[np.float32]]] = []
+        total = 0
+        for item in [*items, None]:
+            if item is not None:
+                record, vector = item
+                if np.shape(vector) != (dim,):
+                    raise InvalidInputError(
+                        "vector", f"of {record.id!r} must have {dim} dimensions"
+                    )
+                batch.append((record, np.asarray(vector, dtype=np.float32)))
+            if batch and (item is None or len(batch) >= batch_size):
+                # upsert by id: importing the same file twice does not duplicate
+                yield Upsert([r for r, _ in batch], np.stack([vec for _, vec in batch]))
+                total += len(batch)
+                batch = []
+        with self._lock:
+            self._sessions.clear()  # restored from the store on next use
+        return total
+
     def _optimize(self) -> Flow[None]:
         started = time.perf_counter()
         yield Optimize()
@@ -626,6 +657,24 @@ class TieredMemory:
     def optimize(self) -> None:
         """Compact the store and bring its indexes up to date (off the hot path)."""
         self._drive(self._optimize())
+
+    def export_records(
+        self, *, batch_size: int = 1_000
+    ) -> Iterator[tuple[MemoryRecord, NDArray[np.float32]]]:
+        """Every record with its vector, page by page: what `import_records` takes back."""
+        offset = 0
+        while True:
+            page = self._drive(self._export_page(offset, batch_size))
+            yield from page
+            if len(page) < batch_size:
+                return
+            offset += batch_size
+
+    def import_records(
+        self, items: Iterable[tuple[MemoryRecord, NDArray[np.float32]]], *, batch_size: int = 1_000
+    ) -> int:
+        """Write exported records back, ids and vectors unchanged; returns how many."""
+        return self._drive(self._import(items, batch_size))
 
     def close(self) -> None:
         if self._closed:
@@ -732,6 +781,25 @@ class TieredMemory:
     async def aoptimize(self) -> None:
         """Async `optimize`."""
         await self._adrive(self._optimize())
+
+    async def aexport_records(
+        self, *, batch_size: int = 1_000
+    ) -> AsyncIterator[tuple[MemoryRecord, NDArray[np.float32]]]:
+        """Async `export_records`."""
+        offset = 0
+        while True:
+            page = await self._adrive(self._export_page(offset, batch_size))
+            for item in page:
+                yield item
+            if len(page) < batch_size:
+                return
+            offset += batch_size
+
+    async def aimport_records(
+        self, items: Iterable[tuple[MemoryRecord, NDArray[np.float32]]], *, batch_size: int = 1_000
+    ) -> int:
+        """Async `import_records`."""
+        return await self._adrive(self._import(items, batch_size))
 
     async def aclose(self) -> None:
         """Async `close`."""
