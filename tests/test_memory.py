@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from tiermem import (
+    InvalidInputError,
     Kind,
+    LongTermConfig,
     MemoryConfig,
     MemoryRecord,
     MetricsCallback,
@@ -255,3 +257,37 @@ async def test_async_export_import(mem: TieredMemory, config: MemoryConfig) -> N
     with TieredMemory("memory://", config=config) as copy:
         assert await copy.aimport_records(exported) == 1
         assert (await copy.asearch("async world"))[0].record.text == "hello async world"
+
+
+def test_add_messages_writes_a_batch_through_the_tiers(mem: TieredMemory) -> None:
+    messages = [{"role": ("user", "assistant")[i % 2], "content": f"{fact} ({i})"}
+                for i, fact in enumerate(FACTS * 2)]  # fmt: skip
+    records = mem.add_messages(messages, session_id="bulk", user_id="u1")
+    assert [r.seq for r in records] == list(range(len(messages)))
+    assert mem.stats()["turns"] == len(messages)
+    session = mem.stats()["sessions"]["bulk"]
+    assert session["short_term_tokens"] <= mem.config.short_term.max_tokens
+    assert session["summaries"] >= 1
+    ctx = mem.build_context("cat name", session_id="bulk", user_id="u1", max_tokens=400)
+    assert ctx.messages[-1]["content"] == messages[-1]["content"]
+
+
+def test_add_messages_validates_everything_before_writing(mem: TieredMemory) -> None:
+    bad = [{"role": "user", "content": "fine"}, {"role": "user", "content": ""}]
+    with pytest.raises(InvalidInputError) as info:
+        mem.add_messages(bad)
+    assert info.value.argument == "messages[1].content"
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]: has unknown keys"):
+        mem.add_messages([{"role": "user", "content": "x", "colour": "red"}])
+    assert mem.stats()["turns"] == 0
+
+
+def test_background_upkeep_compacts_and_indexes(config: MemoryConfig) -> None:
+    metrics = MetricsCallback()
+    tuned = config.model_copy(update={"long_term": LongTermConfig(optimize_every=20)})
+    with TieredMemory("memory://", config=tuned, callbacks=[metrics]) as mem:
+        for i in range(45):
+            mem.add_message("user", f"turn {i}", session_id="k")
+        mem._maintainer.wait()
+        assert metrics.snapshot()["counters"]["store_maintenance"] >= 1
+        assert mem.stats()["turns"] == 45  # nothing lost while compacting

@@ -65,6 +65,7 @@ from .long_term import (
     Upsert,
     VectorSearch,
 )
+from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
 from .records import Kind, MemoryRecord, ScoreParts, SearchHit
 from .retrieval import fuse, has_terms
@@ -125,6 +126,7 @@ class TieredMemory:
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
+        self._maintainer = Maintainer(self.optimize, self.config.long_term.optimize_every)
         self._closed = False
 
     # --- drivers -------------------------------------------------------------------
@@ -198,7 +200,7 @@ class TieredMemory:
         limit = self.config.short_term.max_message_tokens
         return limit if limit is not None else self.config.context.max_tokens
 
-    def _add_message(
+    def _draft(
         self,
         role: str,
         content: str,
@@ -207,19 +209,17 @@ class TieredMemory:
         agent_id: str | None,
         timestamp: datetime | float | None,
         metadata: Mapping[str, Any] | None,
-    ) -> Flow[MemoryRecord]:
-        started = time.perf_counter()
+    ) -> MemoryRecord:
+        """A validated turn with its token cost, not yet sequenced or stored."""
         role = v.check_role(role)
-        content = v.check_text("content", content)
-        session_id = v.require_id("session_id", session_id)
-        user_id = v.check_id("user_id", user_id)
-        agent_id = v.check_id("agent_id", agent_id)
-        when = v.check_timestamp(timestamp)
         meta = v.check_metadata(metadata)
         v.check_tool_metadata(role, meta)
         draft = MemoryRecord(
-            id=v.new_id(), kind=Kind.TURN, text=content, timestamp=when, role=role,
-            session_id=session_id, user_id=user_id, agent_id=agent_id, metadata=meta,
+            id=v.new_id(), kind=Kind.TURN, text=v.check_text("content", content),
+            timestamp=v.check_timestamp(timestamp), role=role,
+            session_id=v.require_id("session_id", session_id),
+            user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
+            metadata=meta,
         )  # fmt: skip
         tokens = message_tokens(self.token_counter, chat_message(draft))
         if tokens > self._message_limit():
@@ -228,26 +228,69 @@ class TieredMemory:
                 f"has {tokens} tokens, more than the largest context ({self._message_limit()}); "
                 "split it or raise short_term.max_message_tokens",
             )
-        vector = self.embedder.embed([content])
+        return dataclasses.replace(draft, tokens=tokens)
+
+    def _add_messages(self, drafts: Sequence[MemoryRecord]) -> Flow[list[MemoryRecord]]:
+        """Store turns of one session in one write, then let them through the tiers."""
+        started = time.perf_counter()
+        if not drafts:
+            return []
+        session_id = drafts[0].session_id or ""
+        vectors = self.embedder.embed([d.text for d in drafts])
         session = yield from self._session(session_id)
         with self._lock:
-            seq = session.next_seq
-            session.next_seq += 1
-        record = dataclasses.replace(draft, seq=seq, tokens=tokens)
-        yield Insert([record], vector)
+            first = session.next_seq
+            session.next_seq += len(drafts)
+        records = [dataclasses.replace(d, seq=first + i) for i, d in enumerate(drafts)]
+        yield Insert(records, vectors)
+        folds: list[list[MemoryRecord]] = []
+        evicted: list[MemoryRecord] = []
         with self._lock:
-            evicted = session.window.append(record)
-            folding: list[MemoryRecord] = []
-            if self.config.medium_term.enabled:
-                session.medium.pending.extend(evicted)
-                if session.medium.due(self.config.medium_term.trigger_tokens):
-                    folding = session.medium.take_pending()
+            for record in records:
+                out = session.window.append(record)
+                evicted.extend(out)
+                if self.config.medium_term.enabled:
+                    session.medium.pending.extend(out)
+                    if session.medium.due(self.config.medium_term.trigger_tokens):
+                        folds.append(session.medium.take_pending())
         if evicted:
             self._emit(TurnsEvicted(session_id, len(evicted), sum(r.tokens for r in evicted)))
-        if folding:
-            yield from self._fold(session, folding)
-        self._emit(TurnAdded(session_id, role, tokens, time.perf_counter() - started))
-        return record
+        for turns in folds:
+            yield from self._fold(session, turns)
+        latency = (time.perf_counter() - started) / len(records)
+        for record in records:
+            self._emit(TurnAdded(session_id, record.role or "", record.tokens, latency))
+        self._writes_done(len(records))
+        return records
+
+    def _drafts(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        session_id: str,
+        user_id: str | None,
+        agent_id: str | None,
+    ) -> list[MemoryRecord]:
+        drafts = []
+        for i, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise InvalidInputError(f"messages[{i}]", "must be a mapping with role and content")
+            unknown = set(message) - {"role", "content", "timestamp", "metadata"}
+            if unknown:
+                raise InvalidInputError(f"messages[{i}]", f"has unknown keys {sorted(unknown)}")
+            try:
+                drafts.append(
+                    self._draft(
+                        message.get("role"), message.get("content"), session_id,  # type: ignore[arg-type]
+                        user_id, agent_id, message.get("timestamp"), message.get("metadata"),
+                    )
+                )  # fmt: skip
+            except InvalidInputError as exc:
+                raise type(exc)(f"messages[{i}].{exc.argument}", exc.rule) from None
+        return drafts
+
+    def _writes_done(self, rows: int) -> None:
+        if not self._closed:
+            self._maintainer.note_writes(rows)
 
     def _summary(
         self, text: str, sources: Sequence[MemoryRecord], covers: Sequence[str]
@@ -317,6 +360,7 @@ class TieredMemory:
             )
         record = dataclasses.replace(record, tokens=tokens)
         yield Insert([record], self.embedder.embed([text]))
+        self._writes_done(1)
         return record
 
     def _search(
@@ -582,9 +626,24 @@ class TieredMemory:
         A tool turn needs ``metadata["tool_call_id"]``; an assistant turn that calls
         tools lists them in ``metadata["tool_calls"]`` (each with an ``id``).
         """
-        return self._drive(
-            self._add_message(role, content, session_id, user_id, agent_id, timestamp, metadata)
-        )
+        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        return self._drive(self._add_messages([draft]))[0]
+
+    def add_messages(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Store many turns of one session in one write (bulk ingest).
+
+        Each message is a mapping with ``role``, ``content`` and optionally
+        ``timestamp`` and ``metadata``. All are validated before anything is written.
+        """
+        drafts = self._drafts(messages, session_id, user_id, agent_id)
+        return self._drive(self._add_messages(drafts))
 
     def remember(
         self,
@@ -680,6 +739,7 @@ class TieredMemory:
         if self._closed:
             return
         self._closed = True
+        self._maintainer.wait()
         self._store.close()
 
     def __enter__(self) -> Self:
@@ -705,9 +765,20 @@ class TieredMemory:
         metadata: Mapping[str, Any] | None = None,
     ) -> MemoryRecord:
         """Async `add_message`."""
-        return await self._adrive(
-            self._add_message(role, content, session_id, user_id, agent_id, timestamp, metadata)
-        )
+        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        return (await self._adrive(self._add_messages([draft])))[0]
+
+    async def aadd_messages(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Async `add_messages`."""
+        drafts = self._drafts(messages, session_id, user_id, agent_id)
+        return await self._adrive(self._add_messages(drafts))
 
     async def aremember(
         self,
