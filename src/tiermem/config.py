@@ -82,6 +82,9 @@ class LongTermConfig(_Frozen):
 
     table: str = Field("records", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     storage_options: dict[str, str] = Field(default_factory=dict)
+    vector_index_rows: int | None = Field(
+        50_000, gt=0, description="rows from which optimize builds a vector index; None: never"
+    )
     optimize_every: int | None = Field(
         200, gt=0, description="rows written between background compactions; None: never"
     )

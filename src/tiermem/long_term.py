@@ -21,7 +21,7 @@ from typing import Any, cast
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS
+from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 from lancedb.query import MatchQuery
 from numpy.typing import NDArray
 
@@ -169,7 +169,9 @@ class Count:
 
 @dataclass(frozen=True, slots=True)
 class Optimize:
-    pass
+    """Compact, refresh indexes, and build the ones the table has grown into."""
+
+    vector_index_rows: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +287,23 @@ def _match(query: str) -> MatchQuery:
     return MatchQuery(query, "text")  # type: ignore[call-arg]
 
 
+def _missing_indexes(
+    existing: set[str], rows: int, vector_index_rows: int | None
+) -> list[tuple[str, Any]]:
+    """Scalar indexes for scope filters once there are rows; ANN once flat scans get slow."""
+    wanted: list[tuple[str, Any]] = []
+    if rows:
+        wanted += [(c, BTree()) for c in ("user_key", "session_key", "agent_key")]
+        wanted.append(("kind", Bitmap()))
+    if vector_index_rows is not None and rows >= vector_index_rows:
+        wanted.append(("vector", IvfHnswSq(distance_type="cosine")))
+    return [(column, config) for column, config in wanted if column not in existing]
+
+
+def _indexed_columns(indices: Sequence[Any]) -> set[str]:
+    return {column for index in indices for column in index.columns}
+
+
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
 
 
@@ -360,8 +379,11 @@ class LanceStore:
                 return None
             case Count(scope):
                 return t.count_rows(scope.where())
-            case Optimize():
+            case Optimize(vector_index_rows):
                 t.optimize()
+                existing = _indexed_columns(t.list_indices())
+                for column, config in _missing_indexes(existing, t.count_rows(), vector_index_rows):
+                    t.create_index(column, config=config)
                 return None
             case Export(offset, limit):
                 q = t.search().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
@@ -446,8 +468,12 @@ class AsyncLanceStore:
                 return None
             case Count(scope):
                 return await t.count_rows(scope.where())
-            case Optimize():
+            case Optimize(vector_index_rows):
                 await t.optimize()
+                existing = _indexed_columns(await t.list_indices())
+                rows = await t.count_rows()
+                for column, config in _missing_indexes(existing, rows, vector_index_rows):
+                    await t.create_index(column, config=config)
                 return None
             case Export(offset, limit):
                 q = t.query().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)

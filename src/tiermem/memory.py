@@ -605,7 +605,7 @@ class TieredMemory:
 
     def _optimize(self) -> Flow[None]:
         started = time.perf_counter()
-        yield Optimize()
+        yield Optimize(self.config.long_term.vector_index_rows)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
 
     # --- public API: sync -----------------------------------------------------------
