@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, cast
@@ -300,7 +300,7 @@ def _missing_indexes(
     return [(column, config) for column, config in wanted if column not in existing]
 
 
-def _indexed_columns(indices: Sequence[Any]) -> set[str]:
+def _indexed_columns(indices: Iterable[Any]) -> set[str]:
     return {column for index in indices for column in index.columns}
 
 
