@@ -141,14 +141,19 @@ def memory_line(record: MemoryRecord) -> str:
     return f"- [{when}] {label}: {record.text}"
 
 
-def chat_message(record: MemoryRecord) -> dict[str, Any]:
-    """A turn as a chat message, with the tool-call fields a model needs."""
-    message: dict[str, Any] = {"role": record.role or "user", "content": record.text}
-    if record.metadata.get("tool_calls"):
-        message["tool_calls"] = record.metadata["tool_calls"]
-    if record.role == "tool":
-        message["tool_call_id"] = record.metadata["tool_call_id"]
+def chat_message(role: str, content: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """A chat message with the tool-call fields a model needs."""
+    message: dict[str, Any] = {"role": role, "content": content}
+    if metadata.get("tool_calls"):
+        message["tool_calls"] = metadata["tool_calls"]
+    if role == "tool":
+        message["tool_call_id"] = metadata["tool_call_id"]
     return message
+
+
+def turn_message(record: MemoryRecord) -> dict[str, Any]:
+    """A stored turn as a chat message."""
+    return chat_message(record.role or "user", record.text, record.metadata)
 
 
 def message_tokens(counter: TokenCounter, message: Mapping[str, Any]) -> int:
@@ -179,7 +184,7 @@ def render(kept: Sequence[Candidate]) -> list[dict[str, Any]]:
     if memory:
         lines = "\n".join(memory_line(r) for r in memory)
         messages.append({"role": _MEMORY_ROLE, "content": f"{MEMORY_HEADER}\n{lines}"})
-    messages.extend(chat_message(r) for r in recent)
+    messages.extend(turn_message(r) for r in recent)
     return messages
 
 

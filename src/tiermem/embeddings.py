@@ -67,7 +67,7 @@ class HashingEmbedder:
         if dimensions < 8:
             raise ValueError("dimensions: must be at least 8")
         self._dim = dimensions
-        self._word_cache: dict[str, tuple[NDArray[np.int64], NDArray[np.float32]]] = {}
+        self._word_cache: dict[str, tuple[tuple[int, float], ...]] = {}
 
     @property
     def name(self) -> str:
@@ -81,21 +81,18 @@ class HashingEmbedder:
         h = zlib.crc32(feature.encode("utf-8"))
         return h % self._dim, (1.0 if h & 0x80000000 else -1.0)
 
-    def _word_features(self, word: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    def _word_features(self, word: str) -> tuple[tuple[int, float], ...]:
         cached = self._word_cache.get(word)
         if cached is not None:
             return cached
-        slots = [self._slot("w:" + word)]
         padded = f"<{word}>"
         grams = [padded[i : i + 3] for i in range(len(padded) - 2)]
         weight = 1.0 / max(len(grams), 1) ** 0.5
-        cols = [slots[0][0]]
-        vals = [slots[0][1] * 1.0]
+        features = [self._slot("w:" + word)]
         for gram in grams:
             col, sign = self._slot("g:" + gram)
-            cols.append(col)
-            vals.append(sign * weight)
-        result = (np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float32))
+            features.append((col, sign * weight))
+        result = tuple(features)
         if len(self._word_cache) < 200_000:  # bounded: hostile input cannot grow it forever
             self._word_cache[word] = result
         return result
@@ -104,13 +101,16 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
-            vec = out[row]
+            # a dict accumulates faster than numpy for the ~100 features of a turn
+            acc: dict[int, float] = {}
             for word in words:
-                cols, vals = self._word_features(word)
-                np.add.at(vec, cols, vals)
+                for col, val in self._word_features(word):
+                    acc[col] = acc.get(col, 0.0) + val
             for first, second in itertools.pairwise(words):
                 col, sign = self._slot(f"b:{first} {second}")
-                vec[col] += 0.5 * sign
+                acc[col] = acc.get(col, 0.0) + 0.5 * sign
+            if acc:
+                out[row, list(acc)] = list(acc.values())
         return normalize_rows(out)
 
     def __repr__(self) -> str:

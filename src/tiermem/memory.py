@@ -47,6 +47,7 @@ from .context import (
     message_tokens,
     pack,
     render,
+    turn_message,
 )
 from .embeddings import Embedder, HashingEmbedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError
@@ -212,23 +213,22 @@ class TieredMemory:
     ) -> MemoryRecord:
         """A validated turn with its token cost, not yet sequenced or stored."""
         role = v.check_role(role)
+        content = v.check_text("content", content)
         meta = v.check_metadata(metadata)
         v.check_tool_metadata(role, meta)
-        draft = MemoryRecord(
-            id=v.new_id(), kind=Kind.TURN, text=v.check_text("content", content),
-            timestamp=v.check_timestamp(timestamp), role=role,
-            session_id=v.require_id("session_id", session_id),
-            user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
-            metadata=meta,
-        )  # fmt: skip
-        tokens = message_tokens(self.token_counter, chat_message(draft))
+        tokens = message_tokens(self.token_counter, chat_message(role, content, meta))
         if tokens > self._message_limit():
             raise MessageTooLargeError(
                 "content",
                 f"has {tokens} tokens, more than the largest context ({self._message_limit()}); "
                 "split it or raise short_term.max_message_tokens",
             )
-        return dataclasses.replace(draft, tokens=tokens)
+        return MemoryRecord(
+            id=v.new_id(), kind=Kind.TURN, text=content, timestamp=v.check_timestamp(timestamp),
+            role=role, session_id=v.require_id("session_id", session_id),
+            user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
+            metadata=meta, tokens=tokens,
+        )  # fmt: skip
 
     def _add_messages(self, drafts: Sequence[MemoryRecord]) -> Flow[list[MemoryRecord]]:
         """Store turns of one session in one write, then let them through the tiers."""
@@ -255,8 +255,8 @@ class TieredMemory:
                         folds.append(session.medium.take_pending())
         if evicted:
             self._emit(TurnsEvicted(session_id, len(evicted), sum(r.tokens for r in evicted)))
-        for turns in folds:
-            yield from self._fold(session, turns)
+        if folds:
+            yield from self._fold(session, folds)
         latency = (time.perf_counter() - started) / len(records)
         for record in records:
             self._emit(TurnAdded(session_id, record.role or "", record.tokens, latency))
@@ -304,36 +304,49 @@ class TieredMemory:
                 last, kind=Kind.SUMMARY, text=text, covers=tuple(covers)))),
         )  # fmt: skip
 
-    def _fold(self, session: _Session, turns: list[MemoryRecord]) -> Flow[None]:
-        """Summarise evicted turns; merge the oldest summaries when there are too many."""
-        started = time.perf_counter()
+    def _fold(self, session: _Session, folds: list[list[MemoryRecord]]) -> Flow[None]:
+        """Summarise evicted turns; merge the oldest summaries when there are too many.
+
+        The summaries of every fold are written together, then the merged-away ones
+        deleted: insert before delete, so a crash leaves a duplicate, never a gap.
+        """
         limit = self.config.medium_term.summary_tokens
-        text: str = yield Summarize(turns, limit)
-        if not text.strip():
-            return
-        summary = self._summary(text, turns, [t.id for t in turns])
-        yield Insert([summary], self.embedder.embed([text]))
-        with self._lock:
-            session.medium.summaries.append(summary)
-            oldest = session.medium.over(self.config.medium_term.max_summaries)
-        self._emit(
-            Summarized(
-                summary.session_id or "", len(turns), sum(t.tokens for t in turns),
-                summary.tokens, time.perf_counter() - started,
-            )
-        )  # fmt: skip
-        if not oldest:
-            return
-        merged_text: str = yield Summarize(oldest, limit)
-        if not merged_text.strip():
-            return
-        covers = [turn_id for s in oldest for turn_id in s.covers]
-        merged = self._summary(merged_text, oldest, covers)
-        # insert before delete: a crash in between leaves a duplicate, never a gap
-        yield Insert([merged], self.embedder.embed([merged_text]))
-        yield Delete(Scope(ids=tuple(s.id for s in oldest)))
-        with self._lock:
-            session.medium.replace(oldest, merged)
+        created: list[MemoryRecord] = []
+        merged_away: list[MemoryRecord] = []
+        for turns in folds:
+            started = time.perf_counter()
+            text: str = yield Summarize(turns, limit)
+            if not text.strip():
+                continue
+            summary = self._summary(text, turns, [t.id for t in turns])
+            created.append(summary)
+            with self._lock:
+                session.medium.summaries.append(summary)
+                oldest = session.medium.over(self.config.medium_term.max_summaries)
+            self._emit(
+                Summarized(
+                    summary.session_id or "", len(turns), sum(t.tokens for t in turns),
+                    summary.tokens, time.perf_counter() - started,
+                )
+            )  # fmt: skip
+            if not oldest:
+                continue
+            merged_text: str = yield Summarize(oldest, limit)
+            if not merged_text.strip():
+                continue
+            covers = [turn_id for s in oldest for turn_id in s.covers]
+            merged = self._summary(merged_text, oldest, covers)
+            created.append(merged)
+            merged_away.extend(oldest)
+            with self._lock:
+                session.medium.replace(oldest, merged)
+        gone = {s.id for s in merged_away}
+        fresh = [s for s in created if s.id not in gone]
+        if fresh:
+            yield Insert(fresh, self.embedder.embed([s.text for s in fresh]))
+        stored = [s.id for s in merged_away if s not in created]
+        if stored:
+            yield Delete(Scope(ids=tuple(stored)))
 
     def _remember(
         self,
@@ -533,7 +546,7 @@ class TieredMemory:
         updated = dataclasses.replace(record, **changes)
         if updated.kind is Kind.TURN:
             v.check_tool_metadata(updated.role or "user", updated.metadata)
-            tokens = message_tokens(self.token_counter, chat_message(updated))
+            tokens = message_tokens(self.token_counter, turn_message(updated))
         else:
             tokens = self.token_counter.count(memory_line(updated))
         updated = dataclasses.replace(updated, tokens=tokens)
