@@ -76,6 +76,7 @@ from .tokens import TiktokenCounter, TokenCounter
 __all__ = ["TieredMemory"]
 
 T = TypeVar("T")
+_LINE_CACHE = 100_000
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
 Flow = Generator["Operation | Summarize", Any, T]
 
@@ -127,6 +128,7 @@ class TieredMemory:
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
+        self._line_tokens: dict[str, int] = {}
         self._maintainer = Maintainer(self.optimize, self.config.long_term.optimize_every)
         self._closed = False
 
@@ -491,9 +493,14 @@ class TieredMemory:
         self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
     ) -> Candidate:
         line = memory_line(record)
+        tokens = self._line_tokens.get(line)
+        if tokens is None:
+            # the same memories come back query after query: count each line once
+            if len(self._line_tokens) >= _LINE_CACHE:
+                self._line_tokens.clear()
+            tokens = self._line_tokens[line] = self.token_counter.count(line) + 1  # + newline
         return Candidate(
-            key=record.id, tier=tier, records=(record,),
-            tokens=self.token_counter.count(line) + 1,  # + the newline that joins lines
+            key=record.id, tier=tier, records=(record,), tokens=tokens,
             score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
         )  # fmt: skip
 
