@@ -1,0 +1,649 @@
+"""Evidence recall of tiermem's budgeted context on LoCoMo, against three baselines.
+
+For each conversation a fresh `TieredMemory` (default settings, cl100k_base) ingests
+every turn in order through the public API; then, for every scored question and
+every budget B, ``build_context(question, max_tokens=B)`` is asked from a fresh
+session, and we count how many of the question's evidence turns appear verbatim in
+the context. The baselines pack whole turns best-first under the same token
+accounting: the most recent turns, BM25 over turns, and cosine over the vectors of
+the embedder tiermem uses.
+
+    python benchmarks/quality.py path/to/locomo-dev.json [--budgets 500 1000 2000 4000]
+
+The LoCoMo data is not in this repository; see ``locomo.DOWNLOAD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import bm25s  # type: ignore[import-untyped]
+import locomo
+import numpy as np
+import Stemmer
+from numpy.typing import NDArray
+
+from tiermem import Embedder, Kind, MemoryConfig, MemoryRecord, ScoreParts, TieredMemory
+from tiermem.context import Context, memory_line
+from tiermem.tokens import REPLY_PRIMING, TokenCounter
+
+__all__ = ["SYSTEMS", "main", "parse_args", "run"]
+
+#: Row order of every table; tiermem first, then the baselines.
+SYSTEMS: dict[str, str] = {
+    "tiermem": "tiermem",
+    "recent": "most recent turns",
+    "bm25": "BM25 over turns",
+    "dense": "dense over turns",
+}
+DEFAULT_BUDGETS = (500, 1000, 2000, 4000)
+# per-category tables at these budgets when they were run (else the smallest and largest)
+_DETAIL_BUDGETS = (1000, 4000)
+_QA_SESSION = "qa"  # a session with no turns of its own: recent turns cannot help
+_DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "quality.md"
+
+Ranker = Callable[[str], NDArray[np.int64]]
+
+
+# --- options -----------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="quality.py",
+        description=(
+            "Evidence recall at budget B on LoCoMo: tiermem's build_context against "
+            "most-recent, BM25 and dense baselines."
+        ),
+        epilog=f"Get the full LoCoMo from {locomo.DOWNLOAD}.",
+    )
+    parser.add_argument("data", type=Path, help="a LoCoMo JSON file, e.g. locomo10.json")
+    parser.add_argument(
+        "--budgets", type=int, nargs="+", default=list(DEFAULT_BUDGETS), metavar="B",
+        help="context budgets in tokens (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--conversations", type=int, default=None, metavar="N",
+        help="only the first N conversations",
+    )  # fmt: skip
+    parser.add_argument(
+        "--questions", type=int, default=None, metavar="N",
+        help="only the first N scored questions of each conversation",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=_DEFAULT_OUT,
+        help="Markdown report to write (default: benchmarks/results/quality.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--embedder", choices=("hashing", "static"), default="hashing",
+        help="hashing: TieredMemory's default (nothing passed); static: StaticEmbedder",
+    )  # fmt: skip
+    parser.add_argument(
+        "--misses", type=int, default=6, metavar="N",
+        help="print N questions where tiermem missed evidence that BM25 or dense found",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if any(b <= 0 for b in args.budgets):
+        parser.error("--budgets must be positive")
+    args.budgets = sorted(set(args.budgets))
+    return args
+
+
+def make_embedder(name: str) -> Embedder | None:
+    """None means "let TieredMemory choose", so the benchmark follows its default."""
+    if name == "hashing":
+        return None
+    from tiermem.static_embedding import StaticEmbedder
+
+    return StaticEmbedder()
+
+
+# --- results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One system's context for one question at one budget."""
+
+    category: int
+    found: int
+    total: int
+    tokens: int
+    seconds: float
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.total
+
+    @property
+    def complete(self) -> bool:
+        return self.found == self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """A question where tiermem left out evidence that a baseline kept at the same budget."""
+
+    sample_id: str
+    question: locomo.Question
+    budget: int
+    missing: tuple[str, ...]  # dia_ids
+    diagnosis: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Results:
+    budgets: list[int]
+    dataset: locomo.Dataset
+    config: MemoryConfig
+    embedder: str = ""
+    conversations: int = 0
+    outcomes: dict[tuple[str, int], list[Outcome]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    turns: int = 0
+    ingest_seconds: float = 0.0
+    misses: list[Miss] = field(default_factory=list)
+    #: per budget, tiermem's missed evidence turns: never a candidate, or a candidate left out
+    miss_causes: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def mean(self, system: str, budget: int, category: int | None = None) -> float:
+        rows = [
+            o for o in self.outcomes[system, budget] if category is None or o.category == category
+        ]
+        return float(np.mean([o.recall for o in rows])) if rows else float("nan")
+
+
+# --- baselines ---------------------------------------------------------------------
+
+
+class TurnPool:
+    """The conversation's turns rendered as tiermem renders memory lines, with rankers."""
+
+    def __init__(
+        self,
+        conversation: locomo.Conversation,
+        counter: TokenCounter,
+        embedder: Embedder,
+    ) -> None:
+        self.lines = [memory_line(_record(t)) for t in conversation.turns]
+        # each turn is one chat message; the reply priming is paid once, in pack()
+        self.costs = [counter.count_message("user", line) for line in self.lines]
+        self._min_cost = min(self.costs, default=0)
+        contents = [t.content for t in conversation.turns]
+        self._stemmer = Stemmer.Stemmer("english")
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(
+            bm25s.tokenize(contents, stopwords="en", stemmer=self._stemmer, show_progress=False),
+            show_progress=False,
+        )
+        self._embedder = embedder
+        self._vectors = embedder.embed(contents)
+        # newest first among equal scores, as tiermem's packer breaks ties
+        self._age = -np.arange(len(contents), dtype=np.int64)
+
+    def recent(self, _query: str) -> NDArray[np.int64]:
+        return np.arange(len(self.lines) - 1, -1, -1, dtype=np.int64)
+
+    def bm25(self, query: str) -> NDArray[np.int64]:
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, return_ids=False,
+            show_progress=False,
+        )[0]  # fmt: skip
+        if not tokens:
+            return np.zeros(0, dtype=np.int64)
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+        order = np.lexsort((self._age, -scores))
+        # a turn that shares no term with the question is not a BM25 hit
+        return order[scores[order] > 0].astype(np.int64)
+
+    def dense(self, query: str) -> NDArray[np.int64]:
+        similarity = self._vectors @ self._embedder.embed([query])[0]
+        return np.lexsort((self._age, -similarity)).astype(np.int64)
+
+    def pack(self, order: NDArray[np.int64], budget: int, *, contiguous: bool) -> tuple[str, int]:
+        """Whole turns best-first while they fit; (context text, tokens used)."""
+        kept: list[int] = []
+        used = 0
+        for index in order.tolist():
+            cost = self.costs[index] + (0 if kept else REPLY_PRIMING)
+            if used + cost <= budget:
+                kept.append(index)
+                used += cost
+            elif contiguous:
+                break
+            if budget - used < self._min_cost:
+                break
+        # chronological, like tiermem's memory message
+        return "\n\n".join(f"user: {self.lines[i]}" for i in sorted(kept)), used
+
+
+def _record(turn: locomo.Turn) -> MemoryRecord:
+    return MemoryRecord(
+        id=turn.dia_id, kind=Kind.TURN, text=turn.content, timestamp=turn.timestamp,
+        role=turn.role, metadata={"name": turn.speaker, "dia_id": turn.dia_id},
+    )  # fmt: skip
+
+
+# --- the run -----------------------------------------------------------------------
+
+
+def _ingest(mem: TieredMemory, conversation: locomo.Conversation) -> float:
+    started = time.perf_counter()
+    for turn in conversation.turns:
+        mem.add_message(
+            turn.role,
+            turn.content,
+            session_id=f"session_{turn.session}",
+            user_id=conversation.sample_id,
+            timestamp=turn.timestamp,
+            metadata={"name": turn.speaker, "dia_id": turn.dia_id},
+        )
+    return time.perf_counter() - started
+
+
+def _parts(score: float, parts: ScoreParts | None) -> str:
+    if parts is None:
+        return f"score={score:.3f}"
+    return (
+        f"score={score:.3f} (text={parts.text:.2f} vector={parts.vector:.2f} "
+        f"recency={parts.recency:.2f})"
+    )
+
+
+def _diagnose(
+    mem: TieredMemory,
+    conversation: locomo.Conversation,
+    question: locomo.Question,
+    context: Context,
+    missing: Sequence[str],
+    rankers: dict[str, Ranker],
+) -> tuple[str, ...]:
+    """Why each missing evidence turn was left out: tiermem's decision, and baseline ranks."""
+    lines: list[str] = []
+    # a deep search shows where the turn would rank had the candidate pool been larger
+    deep = mem.search(question.question, k=1000, user_id=conversation.sample_id)
+    ranked = sorted(context.decisions, key=lambda d: -d.candidate.score)
+    decisions = {
+        r.metadata.get("dia_id"): (n, d)
+        for n, d in enumerate(ranked, start=1)
+        for r in d.candidate.records
+    }
+    index = {t.dia_id: i for i, t in enumerate(conversation.turns)}
+    orders = {name: ranker(question.question).tolist() for name, ranker in rankers.items()}
+    for dia_id in missing:
+        turn = conversation.turns[index[dia_id]]
+        if dia_id in decisions:
+            rank, decision = decisions[dia_id]
+            c = decision.candidate
+            where = f"candidate #{rank} {_parts(c.score, c.parts)}, left out: {decision.reason}"
+        else:
+            where = f"not among the {len(context.decisions)} candidates"
+        deep_rank = next(
+            (n for n, h in enumerate(deep, start=1) if h.record.metadata.get("dia_id") == dia_id),
+            None,
+        )
+        if deep_rank is None:
+            where += "; no text or vector hit at all"
+        else:
+            hit = deep[deep_rank - 1]
+            where += f"; deep search rank {deep_rank} {_parts(hit.score, hit.parts)}"
+        baselines = ", ".join(
+            f"{name} #{order.index(index[dia_id]) + 1 if index[dia_id] in order else '-'}"
+            for name, order in orders.items()
+        )
+        lines.append(
+            f"{dia_id} {turn.speaker}: {turn.text[:90]!r}\n"
+            f"      tiermem: {where}\n      baselines: {baselines}"
+        )
+    return tuple(lines)
+
+
+def _score_tiermem(
+    mem: TieredMemory,
+    conversation: locomo.Conversation,
+    question: locomo.Question,
+    results: Results,
+) -> dict[int, Context]:
+    """One `build_context` per budget, scored, with where each missed evidence turn was."""
+    contexts: dict[int, Context] = {}
+    for budget in results.budgets:
+        started = time.perf_counter()
+        context = mem.build_context(
+            question.question, session_id=_QA_SESSION, user_id=conversation.sample_id,
+            max_tokens=budget,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        contexts[budget] = context
+        found = _found_ids(question, context.text)
+        results.outcomes["tiermem", budget].append(
+            Outcome(
+                question.category, len(found), len(question.evidence), context.token_count,
+                seconds,
+            )
+        )  # fmt: skip
+        considered = {
+            r.metadata.get("dia_id") for d in context.decisions for r in d.candidate.records
+        }
+        causes = results.miss_causes[budget]
+        for dia_id in question.evidence:
+            if dia_id not in found:
+                causes["left out" if dia_id in considered else "not a candidate"] += 1
+    return contexts
+
+
+def _score_baselines(
+    pool: TurnPool, rankers: dict[str, Ranker], question: locomo.Question, results: Results
+) -> dict[int, set[str]]:
+    """Rank once per question, pack per budget; the evidence BM25 or dense kept per budget."""
+    kept: dict[int, set[str]] = defaultdict(set)
+    for name, ranker in rankers.items():
+        started = time.perf_counter()
+        order = ranker(question.question)
+        rank_seconds = time.perf_counter() - started
+        for budget in results.budgets:
+            started = time.perf_counter()
+            text, tokens = pool.pack(order, budget, contiguous=name == "recent")
+            seconds = rank_seconds + time.perf_counter() - started
+            found = _found_ids(question, text)
+            results.outcomes[name, budget].append(
+                Outcome(question.category, len(found), len(question.evidence), tokens, seconds)
+            )
+            if name != "recent":
+                kept[budget] |= found
+    return kept
+
+
+def _found_ids(question: locomo.Question, context: str) -> set[str]:
+    haystack = locomo.normalise_space(context)
+    return {
+        dia_id
+        for dia_id, text in zip(question.evidence, question.evidence_texts, strict=True)
+        if locomo.contains(haystack, text)
+    }
+
+
+def _evaluate(
+    mem: TieredMemory,
+    conversation: locomo.Conversation,
+    questions: Sequence[locomo.Question],
+    results: Results,
+    examples: int,
+) -> None:
+    """Score every question; keep up to ``examples`` diagnosed misses from this conversation."""
+    pool = TurnPool(conversation, mem.token_counter, mem.embedder)
+    rankers: dict[str, Ranker] = {"recent": pool.recent, "bm25": pool.bm25, "dense": pool.dense}
+    misses: list[Miss] = []
+    for question in questions:
+        contexts = _score_tiermem(mem, conversation, question, results)
+        kept_by_baseline = _score_baselines(pool, rankers, question, results)
+        if len(misses) >= examples or not _wanted(
+            [*results.misses, *misses], question.category, examples * results.conversations
+        ):
+            continue
+        # a miss worth showing: evidence a baseline kept at a budget where tiermem did not
+        for budget in results.budgets:
+            found = _found_ids(question, contexts[budget].text)
+            missing = tuple(
+                i for i in question.evidence if i not in found and i in kept_by_baseline[budget]
+            )
+            if missing:
+                diagnosis = _diagnose(
+                    mem, conversation, question, contexts[budget], missing, rankers
+                )
+                misses.append(Miss(conversation.sample_id, question, budget, missing, diagnosis))
+                break
+    results.misses.extend(misses)
+
+
+def _wanted(misses: Sequence[Miss], category: int, wanted: int) -> bool:
+    """Spread the examples over categories: at most a fair share of each."""
+    share = max(1, -(-wanted // len(locomo.CATEGORIES)))
+    return sum(m.question.category == category for m in misses) < share
+
+
+def run(args: argparse.Namespace, *, log: Callable[[str], None] = print) -> Results:
+    """Ingest, build every context, score; returns the per-question outcomes."""
+    dataset = locomo.load(args.data)
+    conversations = dataset.conversations[: args.conversations]
+    # everything else stays default: the benchmark measures the defaults, it tunes nothing
+    config = MemoryConfig(tokenizer="cl100k_base")
+    embedder = make_embedder(args.embedder)
+    results = Results(list(args.budgets), dataset, config, conversations=len(conversations))
+    examples = -(-args.misses // max(len(conversations), 1))  # spread over conversations
+    for number, conversation in enumerate(conversations, start=1):
+        questions = conversation.questions[: args.questions]
+        with (
+            tempfile.TemporaryDirectory(prefix="tiermem-quality-") as folder,
+            TieredMemory(folder, config=config, embedder=embedder) as mem,
+        ):
+            seconds = _ingest(mem, conversation)
+            results.turns += len(conversation.turns)
+            results.ingest_seconds += seconds
+            results.embedder = mem.embedder.name
+            started = time.perf_counter()
+            _evaluate(mem, conversation, questions, results, examples)
+            log(
+                f"[{number}/{len(conversations)}] {conversation.sample_id}: "
+                f"{len(conversation.turns)} turns in {seconds:.1f} s, "
+                f"{len(questions)} questions x {len(results.budgets)} budgets "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+    return results
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.3f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def _detail_budgets(budgets: Sequence[int]) -> list[int]:
+    chosen = [b for b in _DETAIL_BUDGETS if b in budgets]
+    return chosen or sorted({budgets[0], budgets[-1]})
+
+
+def _versions() -> str:
+    names = ("tiermem", "lancedb", "bm25s", "tiktoken", "numpy")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} ?")
+    return ", ".join(found)
+
+
+def _by_system(
+    results: Results, budgets: Sequence[int], cell: Callable[[list[Outcome]], str]
+) -> list[list[str]]:
+    """One row per system, one cell per budget."""
+    return [
+        [label, *(cell(results.outcomes[system, b]) for b in budgets)]
+        for system, label in SYSTEMS.items()
+    ]
+
+
+def _recall(outcomes: list[Outcome]) -> str:
+    return _fmt(float(np.mean([o.recall for o in outcomes])))
+
+
+def _complete(outcomes: list[Outcome]) -> str:
+    return _fmt(float(np.mean([o.complete for o in outcomes])))
+
+
+def _tokens(outcomes: list[Outcome]) -> str:
+    return f"{np.mean([o.tokens for o in outcomes]):.0f}"
+
+
+def _latency(outcomes: list[Outcome]) -> str:
+    ms = np.array([o.seconds for o in outcomes]) * 1000
+    return f"{np.percentile(ms, 50):.1f} / {np.percentile(ms, 95):.1f}"
+
+
+def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> str:
+    """The Markdown report: recall per budget, per category, completeness, tokens, timing."""
+    dataset = results.dataset
+    budgets = results.budgets
+    scored = results.outcomes["tiermem", budgets[0]]
+    per_category = {c: sum(o.category == c for o in scored) for c in locomo.CATEGORIES}
+    columns = ["system", *(f"B={b}" for b in budgets)]
+    dropped = ", ".join(dataset.dropped_examples) or "none"
+    rate = results.turns / results.ingest_seconds if results.ingest_seconds else float("nan")
+    command = f"python benchmarks/quality.py {args.data.name} --budgets "
+    command += " ".join(map(str, budgets)) + f" --embedder {args.embedder}"
+    if args.conversations:
+        command += f" --conversations {args.conversations}"
+    if args.questions:
+        command += f" --questions {args.questions}"
+    lines = [
+        "# tiermem quality: LoCoMo evidence recall at budget B",
+        "",
+        f"Data: `{args.data.name}`, {results.conversations} conversations, "
+        f"{results.turns:,} turns, {len(scored)} scored questions (categories 1-4). "
+        f"Evidence ids dropped (unreadable or no such turn): {dataset.dropped_ids} "
+        f"({dropped}); questions left without evidence: "
+        f"{dataset.questions_without_evidence}.",
+        f"Full LoCoMo: {locomo.DOWNLOAD}.",
+        "",
+        f"Run: embedder `{results.embedder}` (`--embedder {args.embedder}`), tokenizer "
+        f"`{results.config.tokenizer}`, {datetime.now(UTC):%Y-%m-%d}, {_versions()}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"wall time {wall_seconds:.0f} s. Reproduce: `{command}`.",
+        "",
+        "Metric: share of a question's evidence turns whose text appears verbatim "
+        "(whitespace-normalised) in the context, averaged over questions. Baselines pack "
+        "whole turns best-first (`- [date] speaker: text`, one chat message each) under "
+        "the same token count.",
+        "",
+        "## Evidence recall (categories 1-4)",
+        "",
+        *_table(columns, _by_system(results, budgets, _recall)),
+        "",
+        "## Questions with all their evidence in the context",
+        "",
+        *_table(columns, _by_system(results, budgets, _complete)),
+        "",
+        "## Mean context tokens",
+        "",
+        *_table(columns, _by_system(results, budgets, _tokens)),
+    ]
+    for budget in _detail_budgets(budgets):
+        header = [f"{name} (n={per_category[c]})" for c, name in locomo.CATEGORIES.items()]
+        rows = [
+            [
+                label,
+                *(_fmt(results.mean(system, budget, c)) for c in locomo.CATEGORIES),
+                _fmt(results.mean(system, budget)),
+            ]
+            for system, label in SYSTEMS.items()
+        ]
+        lines += [
+            "",
+            f"## Recall per category at B={budget}",
+            "",
+            *_table(["system", *header, "overall"], rows),
+        ]
+    rows = []
+    for budget in budgets:
+        causes = results.miss_causes[budget]
+        unused = np.mean([budget - o.tokens for o in results.outcomes["tiermem", budget]])
+        rows.append(
+            [
+                f"B={budget}", str(causes.total()), str(causes["not a candidate"]),
+                str(causes["left out"]), f"{unused:.0f}",
+            ]
+        )  # fmt: skip
+    lines += [
+        "",
+        "## Where tiermem's missed evidence was",
+        "",
+        f"Evidence turns in total: {sum(o.total for o in scored)}. "
+        f"A turn is missed when it is not among the candidates `build_context` considers "
+        f"(`context.max_candidates` hybrid hits), or when it is a candidate left out "
+        f"for lack of budget.",
+        "",
+        *_table(
+            ["budget", "missed", "not a candidate", "candidate left out", "mean unused tokens"],
+            rows,
+        ),
+    ]
+    lines += [
+        "",
+        "## Timing",
+        "",
+        f"tiermem ingest: {rate:.0f} turns/s ({results.turns:,} turns through `add_message` "
+        f"in {results.ingest_seconds:.1f} s). Context latency p50 / p95 in ms per question "
+        "(tiermem: `build_context`; baselines: ranking + packing in process):",
+        "",
+        *_table(columns, _by_system(results, budgets, _latency)),
+        "",
+        "## Configuration (MemoryConfig: defaults, tokenizer cl100k_base)",
+        "",
+        "```json",
+        json.dumps(results.config.model_dump(mode="json"), indent=2, sort_keys=True),
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _print_misses(results: Results) -> None:
+    if not results.misses:
+        return
+    print("\nWhere tiermem missed evidence that BM25 or dense kept at the same budget:")
+    for miss in results.misses:
+        name = locomo.CATEGORIES[miss.question.category]
+        print(f"\n- {miss.sample_id} [{name}] B={miss.budget}: {miss.question.question!r}")
+        for line in miss.diagnosis:
+            print(f"    {line}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"LoCoMo: {args.data.name}. Full set: {locomo.DOWNLOAD}")
+    started = time.perf_counter()
+    results = run(args)
+    wall = time.perf_counter() - started
+    print(
+        "Run parameters: "
+        + json.dumps(
+            {
+                "embedder": results.embedder,
+                "tokenizer": results.config.tokenizer,
+                "budgets": results.budgets,
+                "config": results.config.model_dump(mode="json"),
+            },
+            sort_keys=True,
+        )
+    )
+    text = report(args, results, wall)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    _print_misses(results)
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
