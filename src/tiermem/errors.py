@@ -6,6 +6,9 @@ TieredMemoryError
 ├── InvalidInputError      (also ValueError)  an argument to a call broke a rule
 │   └── MessageTooLargeError                  content larger than any context can hold
 ├── NotFoundError          (also KeyError)    no record with that id in this store
+│   └── tools.UnknownToolError                no tool of that name in the registry
+├── tools.ToolRegistrationError (also ValueError) a tool's name or signature broke a rule
+├── tools.ToolCallError                       a tool call failed and raising was asked for
 ├── TokenizerError         (also RuntimeError) the tokenizer could not be loaded
 └── StoreError             (also RuntimeError) the LanceDB store failed or refused
     └── SchemaVersionError                    the store was written by another schema
