@@ -82,6 +82,9 @@ class LongTermConfig(_Frozen):
 
     table: str = Field("records", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     storage_options: dict[str, str] = Field(default_factory=dict)
+    read_consistency_seconds: float | None = Field(
+        0.0, ge=0.0, description="how stale reads may be (0: see other writers at once)"
+    )
     vector_index_rows: int | None = Field(
         50_000, gt=0, description="rows from which optimize builds a vector index; None: never"
     )
@@ -101,6 +104,9 @@ class RetrievalConfig(_Frozen):
     candidates: int = Field(
         50, gt=0, le=10_000, description="hits fetched from each index before fusion"
     )
+    neighbors: int = Field(1, ge=0, le=10, description="turns on each side of a hit to add")
+    neighbor_weight: float = Field(0.5, ge=0.0, le=1.0, description="hit score multiplier")
+    neighbor_sources: int = Field(20, ge=0, description="best hits whose neighbours are added")
 
     @model_validator(mode="after")
     def _some_relevance(self) -> Self:
@@ -117,7 +123,10 @@ class ContextConfig(_Frozen):
         0.3, ge=0.0, le=1.0, description="share of the budget reserved for the newest turns"
     )
     max_candidates: int = Field(
-        60, gt=0, le=10_000, description="long-term hits considered per context"
+        60, gt=0, le=10_000, description="long-term hits considered per context, at least"
+    )
+    candidates_per_1k_tokens: int = Field(
+        40, ge=0, le=1_000, description="more hits for larger budgets, so they can be filled"
     )
 
 

@@ -11,12 +11,15 @@ holding quotes or filter syntax cannot widen a search, whatever the SQL parser d
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any, cast
+from datetime import UTC, timedelta
+from typing import Any, TypeVar, cast
 
 import lancedb
 import numpy as np
@@ -45,6 +48,8 @@ __all__ = [
     "VectorSearch",
     "scope_key",
 ]
+
+T = TypeVar("T")
 
 #: Bumped whenever the table layout changes; a store of another version is refused.
 SCHEMA_VERSION = 1
@@ -97,9 +102,19 @@ class Scope:
     tags: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     after_seq: int | None = None
+    turns_at: tuple[tuple[str, int], ...] = ()  # (session_id, seq) pairs
 
     def where(self) -> str | None:
         clauses = []
+        if self.turns_at:
+            by_session: dict[str, list[int]] = {}
+            for session, seq in self.turns_at:
+                by_session.setdefault(scope_key(session), []).append(int(seq))
+            either = " OR ".join(
+                f"(session_key = '{key}' AND seq IN ({', '.join(map(str, seqs))}))"
+                for key, seqs in by_session.items()
+            )
+            clauses.append(f"kind = 'turn' AND ({either})")
         if self.after_seq is not None:
             clauses.append(f"seq > {int(self.after_seq)}")
         for column, value in (
@@ -145,6 +160,8 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class TextSearch:
+    """BM25 hits, each with its stored vector so fusion can score both parts."""
+
     query: str
     scope: Scope
     limit: int
@@ -255,6 +272,13 @@ def _with_vectors(table: pa.Table) -> list[tuple[MemoryRecord, NDArray[np.float3
     return list(zip(_records(table), vectors, strict=True))
 
 
+def _scored_with_vectors(
+    table: pa.Table, column: str
+) -> list[tuple[MemoryRecord, float, NDArray[np.float32]]]:
+    scores = (float(s) for s in table.column(column).to_pylist())
+    return [(r, s, vec) for (r, vec), s in zip(_with_vectors(table), scores, strict=True)]
+
+
 def _scored(table: pa.Table, column: str) -> list[tuple[MemoryRecord, float]]:
     scores = table.column(column).to_pylist()
     return list(zip(_records(table), (float(s) for s in scores), strict=True))
@@ -304,6 +328,37 @@ def _indexed_columns(indices: Iterable[Any]) -> set[str]:
     return {column for index in indices for column in index.columns}
 
 
+_RETRIES = 6
+
+
+def _retryable(exc: BaseException) -> bool:
+    # writers racing on one table: LanceDB asks the loser to retry its commit
+    text = str(exc)
+    return "etryable" in text or "onflict" in text or "preempted" in text
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    for attempt in range(_RETRIES):
+        try:
+            return action()
+        except Exception as exc:
+            if attempt == _RETRIES - 1 or not _retryable(exc):
+                raise
+            time.sleep(0.02 * 2**attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
+    for attempt in range(_RETRIES):
+        try:
+            return await action()
+        except Exception as exc:
+            if attempt == _RETRIES - 1 or not _retryable(exc):
+                raise
+            await asyncio.sleep(0.02 * 2**attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
 
 
@@ -321,25 +376,37 @@ class LanceStore:
         embedder: str,
         dimensions: int,
         storage_options: dict[str, str] | None = None,
+        read_consistency_seconds: float | None = 0.0,
     ) -> None:
         self._schema = table_schema(dimensions)
         try:
-            self._db = lancedb.connect(uri, storage_options=storage_options or None)
-            meta = self._db.create_table(
-                _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
+            # interval 0: every read sees what other instances and processes committed
+            self._db = lancedb.connect(
+                uri,
+                storage_options=storage_options or None,
+                read_consistency_interval=timedelta(seconds=read_consistency_seconds)
+                if read_consistency_seconds is not None
+                else None,
             )
-            _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder, dimensions)
-            self._table = self._db.create_table(table, schema=self._schema, exist_ok=True)
-            if not any(i.index_type == "FTS" for i in self._table.list_indices()):
-                self._table.create_index("text", config=_FTS)
+            self._table = _retrying(lambda: self._open(table, embedder, dimensions))
         except (SchemaVersionError, StoreError):
             raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
 
+    def _open(self, table: str, embedder: str, dimensions: int) -> Any:
+        meta = self._db.create_table(
+            _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
+        )
+        _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder, dimensions)
+        opened = self._db.create_table(table, schema=self._schema, exist_ok=True)
+        if not any(i.index_type == "FTS" for i in opened.list_indices()):
+            opened.create_index("text", config=_FTS)
+        return opened
+
     def run(self, op: Operation) -> Any:
         try:
-            return self._run(op)
+            return _retrying(lambda: self._run(op))
         except Exception as exc:
             raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
 
@@ -361,10 +428,11 @@ class LanceStore:
                 where = scope.where()
                 return _records((q.where(where) if where else q).to_arrow())
             case TextSearch(query, scope, limit):
-                q = t.search(_match(query), query_type="fts").select([*_READ_COLUMNS, "_score"])
+                q = t.search(_match(query), query_type="fts")
+                q = q.select([*_READ_COLUMNS, "vector", "_score"])
                 where = scope.where()
                 q = q.where(where, prefilter=True) if where else q
-                return _scored(q.limit(limit).to_arrow(), "_score")
+                return _scored_with_vectors(q.limit(limit).to_arrow(), "_score")
             case VectorSearch(vector, scope, limit):
                 q = cast(Any, t.search(vector, query_type="vector")).distance_type("cosine")
                 q = q.select([*_READ_COLUMNS, "_distance"])
@@ -422,7 +490,7 @@ class AsyncLanceStore:
 
     async def run(self, op: Operation) -> Any:
         try:
-            return await self._run(op)
+            return await _aretrying(lambda: self._run(op))
         except Exception as exc:
             raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
 
@@ -450,10 +518,10 @@ class AsyncLanceStore:
                 return _records(await q.to_arrow())
             case TextSearch(query, scope, limit):
                 q = t.query().nearest_to_text(_match(query))
-                q = q.select([*_READ_COLUMNS, "_score"])
+                q = q.select([*_READ_COLUMNS, "vector", "_score"])
                 where = scope.where()
                 q = q.where(where) if where else q
-                return _scored(await q.limit(limit).to_arrow(), "_score")
+                return _scored_with_vectors(await q.limit(limit).to_arrow(), "_score")
             case VectorSearch(vector, scope, limit):
                 q = t.query().nearest_to(vector).distance_type("cosine")
                 q = q.select([*_READ_COLUMNS, "_distance"])

@@ -124,6 +124,7 @@ class TieredMemory:
             embedder=self.embedder.name,
             dimensions=self.embedder.dimensions,
             storage_options=dict(self.config.long_term.storage_options),
+            read_consistency_seconds=self.config.long_term.read_consistency_seconds,
         )
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
@@ -385,13 +386,18 @@ class TieredMemory:
         query = v.check_text("query", query)
         k = v.check_k(k)
         limit = max(self.config.retrieval.candidates, k)
-        text_hits: list[tuple[MemoryRecord, float]] = []
-        if has_terms(query):
-            text_hits = yield TextSearch(query, scope, limit)
         vector = self.embedder.embed([query])[0]
+        text_found: list[tuple[MemoryRecord, float, NDArray[np.float32]]] = []
+        if has_terms(query):
+            text_found = yield TextSearch(query, scope, limit)
         vector_hits: list[tuple[MemoryRecord, float]] = []
         if np.any(vector):
             vector_hits = yield VectorSearch(vector, scope, limit)
+        # a full-text hit outside the vector top-k still has a similarity: use it, not 0
+        seen = {r.id for r, _ in vector_hits}
+        vector_hits += [(r, 1.0 - float(vec @ vector)) for r, _, vec in text_found
+                        if r.id not in seen and np.any(vector)]  # fmt: skip
+        text_hits = [(r, bm25) for r, bm25, _ in text_found]
         hits = fuse(text_hits, vector_hits, config=self.config.retrieval)[:k]
         if emit_event:
             top = hits[0].score if hits else 0.0
@@ -438,9 +444,10 @@ class TieredMemory:
                           if r.role == "user"), None)  # fmt: skip
         hits: list[SearchHit] = []
         if query is not None:
-            hits = yield from self._search(
-                query, self.config.context.max_candidates, scope, emit_event=False
-            )
+            wanted = max(self.config.context.max_candidates,
+                         budget * self.config.context.candidates_per_1k_tokens // 1000)  # fmt: skip
+            hits = yield from self._search(query, wanted, scope, emit_event=False)
+            hits += yield from self._neighbors(hits, scope)
         candidates = self._candidates(units, summaries, hits)
         packing = pack(
             candidates=candidates,
@@ -456,6 +463,31 @@ class TieredMemory:
             )
         )  # fmt: skip
         return context
+
+    def _neighbors(self, hits: list[SearchHit], scope: Scope) -> Flow[list[SearchHit]]:
+        """Turns next to the best hits: an answer often sits right after its question."""
+        span, weight = self.config.retrieval.neighbors, self.config.retrieval.neighbor_weight
+        sources = [h for h in hits[: self.config.retrieval.neighbor_sources]
+                   if h.record.kind is Kind.TURN and h.record.session_id is not None]  # fmt: skip
+        if not span or not sources:
+            return []
+        have = {(h.record.session_id, h.record.seq) for h in hits}
+        parent: dict[tuple[str, int], SearchHit] = {}
+        for hit in sources:  # best first: a turn next to two hits takes the better one
+            for step in (*range(-span, 0), *range(1, span + 1)):
+                key = (hit.record.session_id or "", hit.record.seq + step)
+                if key not in have and key[1] >= 0:
+                    parent.setdefault(key, hit)
+        if not parent:
+            return []
+        found: list[MemoryRecord] = yield Fetch(dataclasses.replace(scope, turns_at=tuple(parent)))
+        out = []
+        for record in found:
+            source = parent.get((record.session_id or "", record.seq))
+            if source is not None:
+                parts = ScoreParts(recency=source.parts.recency, importance=record.importance)
+                out.append(SearchHit(record=record, score=source.score * weight, parts=parts))
+        return out
 
     def _candidates(
         self,
