@@ -1,0 +1,222 @@
+"""Callbacks both ways: LangChain LLM metrics into tiermem, tiermem events into LangChain.
+
+`TieredMetricsCallbackHandler` is a LangChain handler: it times each LLM call and
+reads its token usage, then hands an `LLMCalled` event to tiermem handlers (a
+`MetricsCallback` counts it). `TieredCustomEventHandler` is a tiermem handler:
+it re-sends every tiermem event as a LangChain custom event (``tiermem.<name>``),
+visible in ``astream_events`` and to any LangChain callback, when inside a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler, dispatch_custom_event
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+
+from tiermem import CallbackHandler, MetricsCallback
+from tiermem.callbacks import (
+    ContextBuilt,
+    Event,
+    Retrieved,
+    StoreMaintained,
+    Summarized,
+    ToolCalled,
+    TurnAdded,
+    TurnsEvicted,
+)
+
+__all__ = [
+    "EVENT_PREFIX",
+    "LLMCalled",
+    "TieredCustomEventHandler",
+    "TieredMetricsCallbackHandler",
+]
+
+logger = logging.getLogger("langchain_tiermem.callbacks")
+
+#: LangChain custom events from tiermem are named ``tiermem.<event name>``.
+EVENT_PREFIX = "tiermem."
+
+
+@dataclass(frozen=True, slots=True)
+class LLMCalled(Event):
+    """An LLM call finished; handlers receive it in ``on_llm_called``."""
+
+    name = "llm_called"
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency: float
+    ok: bool = True
+
+
+def _usage(response: LLMResult) -> tuple[int, int]:
+    """Input and output tokens: the messages' ``usage_metadata``, else ``llm_output``."""
+    found = False
+    inputs = outputs = 0
+    for generations in response.generations:
+        for generation in generations:
+            message = generation.message if isinstance(generation, ChatGeneration) else None
+            usage = message.usage_metadata if isinstance(message, AIMessage) else None
+            if usage:
+                found = True
+                inputs += usage.get("input_tokens", 0)
+                outputs += usage.get("output_tokens", 0)
+    if found:
+        return inputs, outputs
+    raw = response.llm_output or {}
+    usage_map = raw.get("token_usage") or raw.get("usage") or {}
+    if not isinstance(usage_map, Mapping):
+        return 0, 0
+    inputs = usage_map.get("prompt_tokens", usage_map.get("input_tokens", 0))
+    outputs = usage_map.get("completion_tokens", usage_map.get("output_tokens", 0))
+    return int(inputs or 0), int(outputs or 0)
+
+
+def _model(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str:
+    metadata = kwargs.get("metadata") or {}
+    params = kwargs.get("invocation_params") or {}
+    for value in (
+        metadata.get("ls_model_name"),
+        params.get("model"),
+        params.get("model_name"),
+        (serialized or {}).get("name"),
+    ):
+        if isinstance(value, str) and value:
+            return value
+    return "unknown"
+
+
+def _deliver(handlers: Sequence[CallbackHandler], event: LLMCalled) -> None:
+    for handler in handlers:
+        try:
+            method = getattr(handler, "on_llm_called", None)
+            if callable(method):
+                method(event)
+            elif isinstance(handler, MetricsCallback):
+                # the core has no LLM event yet: count it with the same counters and histogram
+                handler._add(
+                    "llm", event.latency, llm_calls=1, llm_errors=int(not event.ok),
+                    llm_input_tokens=event.input_tokens, llm_output_tokens=event.output_tokens,
+                )  # fmt: skip
+        except Exception:
+            logger.exception("tiermem handler %r failed on llm_called", handler)
+
+
+class TieredMetricsCallbackHandler(BaseCallbackHandler):
+    """Feeds LLM latency and token usage into tiermem handlers (e.g. a `MetricsCallback`).
+
+    ``MetricsCallback.snapshot()`` then shows ``llm_calls``, ``llm_errors``,
+    ``llm_input_tokens``, ``llm_output_tokens`` and the ``llm`` latency percentiles.
+    """
+
+    run_inline = True  # cheap and thread-safe: no executor hop in async runs
+
+    def __init__(self, *handlers: CallbackHandler) -> None:
+        self.handlers = list(handlers)
+        self._lock = threading.Lock()
+        self._started: dict[UUID, tuple[float, str]] = {}
+
+    def _start(self, run_id: UUID, serialized: Mapping[str, Any] | None, kwargs: Any) -> None:
+        with self._lock:
+            self._started[run_id] = (time.perf_counter(), _model(serialized, kwargs))
+
+    def _finish(self, run_id: UUID) -> tuple[float, str]:
+        with self._lock:
+            started, model = self._started.pop(run_id, (time.perf_counter(), "unknown"))
+        return time.perf_counter() - started, model
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(run_id, serialized, kwargs)
+
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(run_id, serialized, kwargs)
+
+    def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        latency, model = self._finish(run_id)
+        inputs, outputs = _usage(response)
+        _deliver(self.handlers, LLMCalled(model, inputs, outputs, latency))
+
+    def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        latency, model = self._finish(run_id)
+        _deliver(self.handlers, LLMCalled(model, 0, 0, latency, ok=False))
+
+
+def _payload(event: Event) -> dict[str, Any]:
+    data = dataclasses.asdict(event)
+    return {
+        key: dict(value) if isinstance(value, Mapping) else value for key, value in data.items()
+    }
+
+
+class TieredCustomEventHandler(CallbackHandler):
+    """Re-sends tiermem events as LangChain custom events while a LangChain run is active.
+
+    Outside a run (no parent run id) events are dropped: there is nobody to receive them.
+    """
+
+    def _dispatch(self, event: Event) -> None:
+        try:
+            dispatch_custom_event(EVENT_PREFIX + event.name, _payload(event))
+        except RuntimeError:
+            logger.debug("no LangChain run to receive %s", event.name)
+
+    def on_turn_added(self, event: TurnAdded) -> None:
+        self._dispatch(event)
+
+    def on_turns_evicted(self, event: TurnsEvicted) -> None:
+        self._dispatch(event)
+
+    def on_summarized(self, event: Summarized) -> None:
+        self._dispatch(event)
+
+    def on_retrieved(self, event: Retrieved) -> None:
+        self._dispatch(event)
+
+    def on_context_built(self, event: ContextBuilt) -> None:
+        self._dispatch(event)
+
+    def on_tool_called(self, event: ToolCalled) -> None:
+        self._dispatch(event)
+
+    def on_store_maintained(self, event: StoreMaintained) -> None:
+        self._dispatch(event)

@@ -1,0 +1,84 @@
+"""`TieredChatMessageHistory`: tiermem behind LangChain's `BaseChatMessageHistory`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import BaseMessage
+
+import tiermem
+
+from ._scan import aforget_scope, forget_scope
+from .messages import context_to_messages, message_to_turn
+
+__all__ = ["TieredChatMessageHistory"]
+
+
+class TieredChatMessageHistory(BaseChatMessageHistory):
+    """A session's history, read back as tiermem's budgeted context.
+
+    Every message added is kept (verbatim in the long-term store); ``messages``
+    returns what a model should see: a memory message with what earlier turns
+    and summaries hold that is relevant to the latest question, then the recent
+    turns, within ``max_tokens`` (default: the memory's ``context.max_tokens``).
+    Message types, names, tool calls and tool call ids come back as they went in.
+    """
+
+    def __init__(
+        self,
+        memory: tiermem.TieredMemory,
+        session_id: str = "default",
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.memory = memory
+        self.session_id = session_id
+        self.user_id = user_id
+        self.agent_id = agent_id
+        self.max_tokens = max_tokens
+
+    # the base declares an attribute; LangChain's own histories override it with a property
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        context = self.memory.build_context(
+            session_id=self.session_id, user_id=self.user_id,
+            agent_id=self.agent_id, max_tokens=self.max_tokens,
+        )  # fmt: skip
+        return context_to_messages(context)
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        context = await self.memory.abuild_context(
+            session_id=self.session_id, user_id=self.user_id,
+            agent_id=self.agent_id, max_tokens=self.max_tokens,
+        )  # fmt: skip
+        return context_to_messages(context)
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        turns = [message_to_turn(m) for m in messages]  # all converted before any is written
+        for turn in turns:
+            self.memory.add_message(
+                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
+                agent_id=self.agent_id, metadata=turn.metadata,
+            )  # fmt: skip
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        turns = [message_to_turn(m) for m in messages]
+        for turn in turns:
+            await self.memory.aadd_message(
+                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
+                agent_id=self.agent_id, metadata=turn.metadata,
+            )  # fmt: skip
+
+    def clear(self) -> None:
+        """Forget every record of this session (turns, summaries, session memories)."""
+        forget_scope(self.memory, session_id=self.session_id)
+
+    async def aclear(self) -> None:
+        await aforget_scope(self.memory, session_id=self.session_id)
+
+    def __repr__(self) -> str:
+        return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"
