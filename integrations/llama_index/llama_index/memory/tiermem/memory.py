@@ -1,0 +1,233 @@
+"""`TieredMemory`: tiermem as a LlamaIndex `BaseMemory`, for agents and chat engines.
+
+``agent.run(user_msg=..., memory=TieredMemory.from_defaults(...))``: every message
+the agent puts is stored verbatim in tiermem, and every ``get`` returns tiermem's
+budgeted context for the current input, so the LLM sees recent turns, summaries
+and long-term hits within ``max_tokens``. Sync methods call tiermem's sync API and
+async methods its async API; no event loop is started or bridged here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.llms.llm import LLM
+from llama_index.core.memory.types import BaseMemory
+
+import tiermem
+from tiermem import Kind, MemoryRecord
+
+from .embeddings import LlamaIndexEmbedder
+from .messages import context_message_to_chat, message_to_turn, record_to_message
+from .summarizer import LLMSummarizer
+
+__all__ = ["TieredMemory"]
+
+_SESSION_KINDS = (Kind.TURN, Kind.SUMMARY)
+
+
+def _query(input: str | ChatMessage | None) -> str | None:
+    text = input.content if isinstance(input, ChatMessage) else input
+    return text if text and text.strip() else None
+
+
+def _in_order(records: Iterable[MemoryRecord]) -> list[MemoryRecord]:
+    return sorted(records, key=lambda r: (r.seq, r.timestamp))
+
+
+class TieredMemory(BaseMemory):
+    """A LlamaIndex memory backed by a `tiermem.TieredMemory`, scoped to one session.
+
+    ``get`` returns the budgeted context (the memory section as a system message,
+    then the recent turns with their tool calls); ``get_all`` returns every stored
+    turn of the session in order. ``user_id`` / ``agent_id`` widen what long-term
+    search may find to that user's or agent's other sessions.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    memory: tiermem.TieredMemory = Field(
+        exclude=True, description="The tiermem store this memory reads and writes."
+    )
+    session_id: str = Field(default="default", description="The chat session.")
+    user_id: str | None = Field(default=None, description="Scope of long-term search.")
+    agent_id: str | None = Field(default=None, description="Scope of long-term search.")
+    max_tokens: int | None = Field(
+        default=None, gt=0, description="Context budget; default: the tiermem config's."
+    )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "TieredMemory"
+
+    @classmethod
+    def from_defaults(  # type: ignore[override]  # typed keywords, not BaseMemory's **kwargs
+        cls,
+        uri: str | os.PathLike[str] = "memory://",
+        *,
+        memory: tiermem.TieredMemory | None = None,
+        session_id: str = "default",
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        max_tokens: int | None = None,
+        config: tiermem.MemoryConfig | None = None,
+        embed_model: BaseEmbedding | None = None,
+        llm: LLM | None = None,
+        embedder: tiermem.Embedder | None = None,
+        summarizer: tiermem.Summarizer | None = None,
+        token_counter: tiermem.TokenCounter | None = None,
+        callbacks: Iterable[tiermem.CallbackHandler] | None = None,
+    ) -> TieredMemory:
+        """Open (or wrap) a tiermem store; ``embed_model`` / ``llm`` plug LlamaIndex models in."""
+        opening = (config, embed_model, llm, embedder, summarizer, token_counter, callbacks)
+        if memory is not None and (
+            os.fspath(uri) != "memory://" or any(x is not None for x in opening)
+        ):
+            raise ValueError("memory: pass an open tiermem store or what opens one, not both")
+        if memory is None:
+            if embedder is None and embed_model is not None:
+                embedder = LlamaIndexEmbedder(embed_model)
+            if summarizer is None and llm is not None:
+                summarizer = LLMSummarizer(llm)
+            memory = tiermem.TieredMemory(
+                uri,
+                config=config,
+                embedder=embedder,
+                summarizer=summarizer,
+                token_counter=token_counter,
+                callbacks=callbacks,
+            )
+        return cls(
+            memory=memory,
+            session_id=session_id,
+            user_id=user_id,
+            agent_id=agent_id,
+            max_tokens=max_tokens,
+        )
+
+    # --- sync --------------------------------------------------------------------------
+
+    def get(
+        self,
+        input: str | ChatMessage | None = None,
+        *,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> list[ChatMessage]:
+        """The budgeted context for ``input`` (default: the session's last user turn)."""
+        context = self.memory.build_context(
+            _query(input),
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            max_tokens=max_tokens or self.max_tokens,
+        )
+        return [context_message_to_chat(m) for m in context.messages]
+
+    def get_all(self) -> list[ChatMessage]:
+        """Every stored turn of the session, oldest first, tool calls intact."""
+        return [record_to_message(r) for r in self._session_records((Kind.TURN,))]
+
+    def put(self, message: ChatMessage) -> None:
+        role, content, metadata = message_to_turn(message)
+        self.memory.add_message(
+            role,
+            content,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            metadata=metadata,
+        )
+
+    def put_messages(self, messages: Sequence[ChatMessage]) -> None:
+        for message in messages:
+            self.put(message)
+
+    def set(self, messages: Sequence[ChatMessage]) -> None:
+        """Replace the session: forget its turns and summaries, then add ``messages``."""
+        self.reset()
+        self.put_messages(messages)
+
+    def reset(self) -> None:
+        """Forget the session's turns and summaries (explicit memories stay)."""
+        for record in self._session_records(_SESSION_KINDS):
+            self.memory.forget(record.id)
+
+    def close(self) -> None:
+        """Close the tiermem store."""
+        self.memory.close()
+
+    def _session_records(self, kinds: tuple[Kind, ...]) -> list[MemoryRecord]:
+        # tiermem has no per-session listing yet: page through the export
+        return _in_order(
+            r
+            for r, _ in self.memory.export_records()
+            if r.session_id == self.session_id and r.kind in kinds
+        )
+
+    # --- async -------------------------------------------------------------------------
+
+    async def aget(
+        self,
+        input: str | ChatMessage | None = None,
+        *,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> list[ChatMessage]:
+        """Async `get`."""
+        context = await self.memory.abuild_context(
+            _query(input),
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            max_tokens=max_tokens or self.max_tokens,
+        )
+        return [context_message_to_chat(m) for m in context.messages]
+
+    async def aget_all(self) -> list[ChatMessage]:
+        """Async `get_all`."""
+        return [record_to_message(r) for r in await self._asession_records((Kind.TURN,))]
+
+    async def aput(self, message: ChatMessage) -> None:
+        """Async `put`."""
+        role, content, metadata = message_to_turn(message)
+        await self.memory.aadd_message(
+            role,
+            content,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            metadata=metadata,
+        )
+
+    async def aput_messages(self, messages: Sequence[ChatMessage]) -> None:
+        """Async `put_messages`, in order."""
+        for message in messages:
+            await self.aput(message)
+
+    async def aset(self, messages: Sequence[ChatMessage]) -> None:
+        """Async `set`."""
+        await self.areset()
+        await self.aput_messages(messages)
+
+    async def areset(self) -> None:
+        """Async `reset`."""
+        for record in await self._asession_records(_SESSION_KINDS):
+            await self.memory.aforget(record.id)
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+        await self.memory.aclose()
+
+    async def _asession_records(self, kinds: tuple[Kind, ...]) -> list[MemoryRecord]:
+        found = [
+            r
+            async for r, _ in self.memory.aexport_records()
+            if r.session_id == self.session_id and r.kind in kinds
+        ]
+        return _in_order(found)

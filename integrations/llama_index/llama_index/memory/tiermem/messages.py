@@ -1,0 +1,200 @@
+"""LlamaIndex `ChatMessage` ↔ tiermem turns, tool calls and results included.
+
+A tiermem turn is ``(role, content, metadata)``: an assistant turn that calls tools
+lists them in ``metadata["tool_calls"]`` (OpenAI's shape: ``{"id", "type":
+"function", "function": {"name", "arguments"}}``), a tool turn names the call it
+answers in ``metadata["tool_call_id"]``. On the LlamaIndex side, calls arrive as
+`ToolCallBlock`s (0.14 agents and LLMs) or in ``additional_kwargs["tool_calls"]``
+(OpenAI-style integrations); both are read, and both are written back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    ChatMessage,
+    ContentBlock,
+    DocumentBlock,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+    ToolCallBlock,
+    VideoBlock,
+)
+
+from tiermem import MemoryRecord
+
+__all__ = ["Turn", "context_message_to_chat", "message_to_turn", "record_to_message"]
+
+# LlamaIndex roles that tiermem folds into one of its four
+_ROLE_TO_TIERMEM = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.TOOL: "tool",
+    MessageRole.FUNCTION: "tool",
+}
+_ORIGINAL_ROLE = "llama_index_role"
+_MEDIA = (ImageBlock, AudioBlock, VideoBlock, DocumentBlock)
+
+
+class Turn(NamedTuple):
+    """What `tiermem.TieredMemory.add_message` takes for one chat message."""
+
+    role: str
+    content: str
+    metadata: dict[str, Any]
+
+
+def _placeholder(role: str, tool_calls: Iterable[Mapping[str, Any]] = ()) -> str:
+    """Stands in for empty content, which tiermem refuses (a call-only assistant turn)."""
+    names = [str(call.get("function", {}).get("name", "")) for call in tool_calls]
+    if names:
+        return f"(calls {', '.join(names)})"
+    return "(no output)" if role == "tool" else "(empty)"
+
+
+def _arguments(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value if value is not None else {}, ensure_ascii=False, default=str)
+
+
+def _call(item: Any) -> dict[str, Any] | None:
+    """One tool call in OpenAI's shape, from a dict, an SDK object or a ToolSelection."""
+    name: Any
+    args: Any
+    call_id: Any
+    if isinstance(item, ToolCallBlock):
+        name, args, call_id = item.tool_name, item.tool_kwargs, item.tool_call_id
+    else:
+        data = item.model_dump() if hasattr(item, "model_dump") else item
+        if not isinstance(data, Mapping):
+            return None
+        function = data.get("function")
+        if isinstance(function, Mapping):
+            name, args = function.get("name"), function.get("arguments")
+        else:
+            name = data.get("tool_name") or data.get("name")
+            args = data.get("tool_kwargs", data.get("arguments"))
+        call_id = data.get("id") or data.get("tool_id") or data.get("tool_call_id")
+    return {
+        "id": str(call_id or ""),
+        "type": "function",
+        "function": {"name": str(name or ""), "arguments": _arguments(args)},
+    }
+
+
+def _tool_calls(message: ChatMessage) -> list[dict[str, Any]]:
+    calls = [_call(b) for b in message.blocks if isinstance(b, ToolCallBlock)]
+    extra = message.additional_kwargs.get("tool_calls") or []
+    seen = {c["id"] for c in calls if c is not None and c["id"]}
+    for item in extra if isinstance(extra, list | tuple) else []:
+        call = _call(item)
+        # the same call may sit in both places: keep one
+        if call is not None and not (call["id"] and call["id"] in seen):
+            calls.append(call)
+    return [c for c in calls if c is not None]
+
+
+def _text(blocks: Iterable[ContentBlock]) -> str:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, TextBlock):
+            parts.append(block.text)
+        elif isinstance(block, _MEDIA):
+            parts.append(f"[{block.block_type}]")  # tiermem keeps text: note that media was here
+    return "\n".join(p for p in parts if p)
+
+
+def message_to_turn(message: ChatMessage) -> Turn:
+    """A LlamaIndex message as a tiermem turn (text only; media become ``[image]`` markers)."""
+    role = _ROLE_TO_TIERMEM.get(message.role, "user")
+    kwargs = message.additional_kwargs
+    metadata: dict[str, Any] = {}
+    if role != message.role.value:
+        metadata[_ORIGINAL_ROLE] = message.role.value
+    if isinstance(kwargs.get("name"), str) and kwargs["name"]:
+        metadata["name"] = kwargs["name"]
+    calls = _tool_calls(message) if role == "assistant" else []
+    if calls:
+        metadata["tool_calls"] = calls
+    if role == "tool":
+        call_id = kwargs.get("tool_call_id") or kwargs.get("name") or ""
+        metadata["tool_call_id"] = str(call_id)
+    content = _text(message.blocks)
+    if not content.strip():
+        content = _placeholder(role, calls)
+    return Turn(role, content, metadata)
+
+
+def _to_chat(
+    role: str,
+    content: str,
+    tool_calls: list[Mapping[str, Any]],
+    tool_call_id: str | None,
+    extra: Mapping[str, Any],
+    shown_role: str | None = None,
+) -> ChatMessage:
+    if content == _placeholder(role, tool_calls):
+        content = ""
+    blocks: list[ContentBlock] = []
+    if content or not tool_calls:
+        blocks.append(TextBlock(text=content))
+    kwargs: dict[str, Any] = dict(extra)
+    if tool_calls:
+        for call in tool_calls:
+            function = call.get("function", {})
+            arguments = function.get("arguments", "")
+            try:
+                parsed: Any = json.loads(arguments) if isinstance(arguments, str) else arguments
+            except ValueError:
+                parsed = arguments
+            blocks.append(
+                ToolCallBlock(
+                    tool_call_id=str(call.get("id", "")),
+                    tool_name=str(function.get("name", "")),
+                    tool_kwargs=parsed if isinstance(parsed, dict | str) else arguments,
+                )
+            )
+        kwargs["tool_calls"] = [dict(call) for call in tool_calls]
+    if tool_call_id is not None:
+        kwargs["tool_call_id"] = tool_call_id
+    return ChatMessage(role=shown_role or role, blocks=blocks, additional_kwargs=kwargs)
+
+
+def record_to_message(record: MemoryRecord) -> ChatMessage:
+    """A stored tiermem turn back as the LlamaIndex message it came from."""
+    meta = record.metadata
+    role = str(meta.get(_ORIGINAL_ROLE) or record.role or "user")
+    extra = {"name": meta["name"]} if isinstance(meta.get("name"), str) else {}
+    calls = list(meta.get("tool_calls") or [])
+    call_id = meta.get("tool_call_id")
+    return _to_chat(
+        record.role or "user",
+        record.text,
+        calls,
+        str(call_id) if record.role == "tool" else None,
+        extra,
+        shown_role=role,
+    )
+
+
+def context_message_to_chat(message: Mapping[str, Any]) -> ChatMessage:
+    """One message of a tiermem `Context` (``{"role", "content", ...}``) as a `ChatMessage`."""
+    role = str(message["role"])
+    call_id = message.get("tool_call_id")
+    return _to_chat(
+        role,
+        str(message["content"]),
+        list(message.get("tool_calls") or []),
+        str(call_id) if call_id is not None else None,
+        {},
+    )

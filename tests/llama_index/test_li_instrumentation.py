@@ -1,0 +1,115 @@
+"""LlamaIndex instrumentation events into tiermem's `MetricsCallback`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.base.llms.types import ChatMessage, CompletionResponse
+from llama_index.core.llms import MockLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.memory.tiermem import LLMCalled, TiermemEventHandler, instrument
+
+import tiermem
+
+
+class MeteredLLM(MockLLM):
+    """Reports usage the way OpenAI-style integrations do (``raw["usage"]``)."""
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(
+            text="ok", raw={"usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+        )
+
+
+class BrokenLLM(MockLLM):
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        raise RuntimeError("model is down")
+
+
+class TwoNodes(BaseRetriever):
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [
+            NodeWithScore(node=TextNode(text="a"), score=0.25),
+            NodeWithScore(node=TextNode(text="b"), score=0.75),
+        ]
+
+
+class Recorder(tiermem.CallbackHandler):
+    def __init__(self) -> None:
+        self.llm: list[LLMCalled] = []
+        self.retrieved: list[tiermem.callbacks.Retrieved] = []
+
+    def on_llm_called(self, event: LLMCalled) -> None:
+        self.llm.append(event)
+
+    def on_retrieved(self, event: tiermem.callbacks.Retrieved) -> None:
+        self.retrieved.append(event)
+
+
+@pytest.fixture
+def metrics() -> tiermem.MetricsCallback:
+    return tiermem.MetricsCallback()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def handler(metrics: tiermem.MetricsCallback, recorder: Recorder) -> Iterator[TiermemEventHandler]:
+    attached = instrument(metrics, recorder)
+    yield attached
+    attached.detach()  # the root dispatcher outlives the test
+
+
+async def test_llm_calls_feed_latency_and_usage(
+    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: Recorder
+) -> None:
+    llm = MeteredLLM(max_tokens=None)
+    llm.chat([ChatMessage(role="user", content="hi")])  # chat calls complete: one call
+    await llm.acomplete("hello")
+    with pytest.raises(RuntimeError):
+        BrokenLLM(max_tokens=None).complete("hello")
+
+    assert [(e.ok, e.prompt_tokens, e.completion_tokens) for e in recorder.llm] == [
+        (True, 7, 3),
+        (True, 7, 3),
+        (False, None, None),
+    ]
+    assert all(e.latency >= 0 for e in recorder.llm)
+    assert handler.usage() == {
+        "llm_calls": 3,
+        "llm_errors": 1,
+        "prompt_tokens": 14,
+        "completion_tokens": 6,
+    }
+    # MetricsCallback has no LLM event yet: it records the calls as tool calls named llm:...
+    snapshot = metrics.snapshot()
+    assert snapshot["latency"]["tool:llm:MockLLM"]["count"] == 3  # its class_name()
+    assert snapshot["counters"]["tool_calls_failed"] == 1
+
+
+def test_retrievals_become_retrieved_events(
+    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: Recorder
+) -> None:
+    TwoNodes().retrieve("where is Ana?")
+    assert [(e.query, e.hits, e.top_score) for e in recorder.retrieved] == [
+        ("where is Ana?", 2, 0.75)
+    ]
+    assert metrics.snapshot()["counters"]["search_hits"] == 2
+
+
+def test_detached_handler_hears_nothing(metrics: tiermem.MetricsCallback) -> None:
+    handler = instrument(metrics)
+    handler.detach()
+    handler.detach()  # twice is harmless
+    MeteredLLM(max_tokens=None).complete("hi")
+    assert handler.usage() == {}
+    assert metrics.snapshot()["counters"] == {}
