@@ -291,3 +291,45 @@ def test_background_upkeep_compacts_and_indexes(config: MemoryConfig) -> None:
         mem._maintainer.wait()
         assert metrics.snapshot()["counters"]["store_maintenance"] >= 1
         assert mem.stats()["turns"] == 45  # nothing lost while compacting
+
+
+def test_records_lists_a_scope_in_conversation_order(mem: TieredMemory) -> None:
+    added = chat(mem)
+    chat(mem, session="s2", user="u2")
+    mem.remember("Prefers tea", user_id="u1", tags=["pref"])
+    turns = mem.records(session_id="s1", kinds=["turn"])
+    assert [r.id for r in turns] == [r.id for r in added]
+    assert [r.text for r in mem.records(user_id="u1", tags=["pref"])] == ["Prefers tea"]
+    assert {r.user_id for r in mem.records(user_id="u2")} == {"u2"}
+    with pytest.raises(InvalidInputError, match="kinds"):
+        mem.records(kinds=["nonsense"])
+
+
+def test_forget_scope_removes_a_session_and_only_it(mem: TieredMemory) -> None:
+    chat(mem)
+    chat(mem, session="s2")
+    removed = mem.forget_scope(session_id="s1")
+    assert removed > len(FACTS) * 2 - 1  # the turns and their summaries
+    assert mem.records(session_id="s1") == []
+    assert mem.records(session_id="s2")
+    ctx = mem.build_context("cat", session_id="s1", max_tokens=300)
+    assert ctx.messages == []
+    with pytest.raises(InvalidInputError, match="scope"):
+        mem.forget_scope()
+
+
+async def test_async_records_and_forget_scope(mem: TieredMemory) -> None:
+    await mem.aadd_message("user", "hello", session_id="x")
+    assert [r.text for r in await mem.arecords(session_id="x")] == ["hello"]
+    assert await mem.aforget_scope(session_id="x") == 1
+
+
+def test_tool_calling_turns_may_be_empty(mem: TieredMemory) -> None:
+    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    mem.add_message("user", "run f", session_id="t")
+    mem.add_message("assistant", "", session_id="t", metadata={"tool_calls": calls})
+    mem.add_message("tool", "", session_id="t", metadata={"tool_call_id": "c1"})
+    ctx = mem.build_context("f", session_id="t", max_tokens=300)
+    assert [m["content"] for m in ctx.messages[-2:]] == ["", ""]
+    with pytest.raises(InvalidInputError, match="content"):
+        mem.add_message("assistant", "", session_id="t")

@@ -16,6 +16,7 @@ __all__ = [
     "CallbackHandler",
     "ContextBuilt",
     "Event",
+    "LLMCalled",
     "Retrieved",
     "StoreMaintained",
     "Summarized",
@@ -94,6 +95,18 @@ class ToolCalled(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LLMCalled(Event):
+    """A model call seen by a framework adapter (LangChain, LlamaIndex)."""
+
+    name = "llm_called"
+    model: str
+    ok: bool
+    latency: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StoreMaintained(Event):
     name = "store_maintained"
     action: str
@@ -121,6 +134,9 @@ class CallbackHandler:
 
     def on_tool_called(self, event: ToolCalled) -> None:
         """A registry tool call finished (successfully or not)."""
+
+    def on_llm_called(self, event: LLMCalled) -> None:
+        """A chat model answered (or failed), as reported by an adapter."""
 
     def on_store_maintained(self, event: StoreMaintained) -> None:
         """Indexes were built or the store was compacted."""

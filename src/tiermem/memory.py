@@ -216,9 +216,11 @@ class TieredMemory:
     ) -> MemoryRecord:
         """A validated turn with its token cost, not yet sequenced or stored."""
         role = v.check_role(role)
-        content = v.check_text("content", content)
         meta = v.check_metadata(metadata)
         v.check_tool_metadata(role, meta)
+        # a turn that only calls tools, or a tool with no output, has nothing to say
+        may_be_empty = role == "tool" or bool(meta.get("tool_calls"))
+        content = v.check_text("content", content, allow_empty=may_be_empty)
         tokens = message_tokens(self.token_counter, chat_message(role, content, meta))
         if tokens > self._message_limit():
             raise MessageTooLargeError(
@@ -418,6 +420,22 @@ class TieredMemory:
             tags=v.check_tags(tags) if tags is not None else (),
         )
 
+    def _listing(
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        kinds: Iterable[Kind | str] | None,
+        tags: Iterable[str] | None,
+    ) -> Scope:
+        scope = self._scope(user_id, agent_id, session_id, tags)
+        if kinds is None:
+            return scope
+        try:
+            return dataclasses.replace(scope, kinds=tuple(Kind(k) for k in kinds))
+        except ValueError:
+            raise InvalidInputError("kinds", f"must be among {[k.value for k in Kind]}") from None
+
     def _build_context(
         self,
         query: str | None,
@@ -608,6 +626,24 @@ class TieredMemory:
                     s for s in session.medium.summaries if s.id != record.id
                 ]
 
+    def _records(self, scope: Scope) -> Flow[list[MemoryRecord]]:
+        found: list[MemoryRecord] = yield Fetch(scope)
+        return sorted(found, key=lambda r: (r.session_id or "", r.seq, r.timestamp, r.id))
+
+    def _forget_scope(self, scope: Scope) -> Flow[int]:
+        if scope.user_id is None and scope.agent_id is None and scope.session_id is None:
+            raise InvalidInputError("scope", "name at least one of user_id, agent_id, session_id")
+        count: int = yield Count(scope)
+        if count:
+            yield Delete(scope)
+        with self._lock:
+            # the in-memory tiers are rebuilt from the store when next used
+            if scope.session_id is not None and scope.user_id is None and scope.agent_id is None:
+                self._sessions.pop(scope.session_id, None)
+            else:
+                self._sessions.clear()
+        return count
+
     def _stats(self) -> Flow[dict[str, Any]]:
         counts: dict[str, int] = {}
         for kind in Kind:
@@ -761,6 +797,28 @@ class TieredMemory:
         """Delete a record from every tier; `NotFoundError` if there is none."""
         self._drive(self._forget(memory_id))
 
+    def records(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        kinds: Iterable[Kind | str] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[MemoryRecord]:
+        """Every record in a scope, no query: by session, then in conversation order."""
+        return self._drive(self._records(self._listing(user_id, agent_id, session_id, kinds, tags)))
+
+    def forget_scope(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Delete every record of a user, agent or session (at least one must be named)."""
+        return self._drive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
+
     def stats(self) -> dict[str, Any]:
         """Record counts per kind, loaded sessions, and metrics of any `MetricsCallback`."""
         return self._drive(self._stats())
@@ -896,6 +954,29 @@ class TieredMemory:
     async def aforget(self, memory_id: str) -> None:
         """Async `forget`."""
         await self._adrive(self._forget(memory_id))
+
+    async def arecords(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        kinds: Iterable[Kind | str] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[MemoryRecord]:
+        """Async `records`."""
+        scope = self._listing(user_id, agent_id, session_id, kinds, tags)
+        return await self._adrive(self._records(scope))
+
+    async def aforget_scope(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Async `forget_scope`."""
+        return await self._adrive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
 
     async def astats(self) -> dict[str, Any]:
         """Async `stats`."""

@@ -97,10 +97,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_text(argument: str, value: object) -> str:
+def check_text(argument: str, value: object, *, allow_empty: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(argument, f"must be a str, got {type(value).__name__}")
-    if not value.strip():
+    if not value.strip() and not allow_empty:
         raise InvalidInputError(argument, "must not be empty or only whitespace")
     if "\x00" in value:
         raise InvalidInputError(argument, "must not contain NUL characters")
