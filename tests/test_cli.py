@@ -1,15 +1,87 @@
-"""The command line, through typer's test runner."""
+"""The command line, through typer's test runner, on real stores in temp folders."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from typer.testing import CliRunner
+import pytest
+from typer.testing import CliRunner, Result
 
-from tiermem import TieredMemory
-from tiermem.cli import app
+from tiermem import HashingEmbedder, TieredMemory
+from tiermem.cli import app, load_sample
 
 runner = CliRunner()
+# rich sizes tables to the terminal; pin a narrow one so layout tests are deterministic
+ENV = {"COLUMNS": "80", "NO_COLOR": "1"}
+COMMANDS = ["demo", "ingest", "search", "context", "stats", "optimize", "export", "import"]
+LOCOMO = [
+    {
+        "sample_id": "conv-1",
+        "conversation": {
+            "speaker_a": "Caroline",
+            "speaker_b": "Melanie",
+            "session_1_date_time": "1:56 pm on 8 May, 2023",
+            "session_1": [
+                {"speaker": "Caroline", "dia_id": "D1:1", "text": "I went to a support group."},
+                {
+                    "speaker": "Melanie",
+                    "dia_id": "D1:2",
+                    "text": "Look at my pottery!",
+                    "blip_caption": "a photo of a clay bowl",
+                },
+            ],
+            "session_2_date_time": "10:37 am on 27 June, 2023",
+            "session_2": [
+                {"speaker": "Melanie", "dia_id": "D2:1", "text": "I ran a charity race."},
+            ],
+        },
+        "qa": [{"question": "ignored", "answer": "ignored", "category": 4}],
+    }
+]
+
+
+def run(*args: str) -> Result:
+    return runner.invoke(app, list(args), env=ENV)
+
+
+def ok(*args: str) -> Result:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def as_json(*args: str) -> Any:
+    return json.loads(ok(*args, "--json").stdout)
+
+
+def sample_jsonl(path: Path) -> Path:
+    sample = load_sample()
+    with path.open("w", encoding="utf-8") as out:
+        for session in sample["sessions"]:
+            for turn in session["turns"]:
+                line = {
+                    "role": turn["role"],
+                    "content": turn["content"],
+                    "session_id": session["session_id"],
+                    "timestamp": session["start"],
+                }
+                out.write(json.dumps(line) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo conversation, ingested once for the read-only tests."""
+    folder = tmp_path_factory.mktemp("cli")
+    path = sample_jsonl(folder / "chat.jsonl")
+    result = ok("ingest", str(path), "--store", str(folder / "store"), "--user", "maya",
+                "--tokenizer", "cl100k_base")  # fmt: skip
+    assert "Ingested 23 messages (jsonl, 3 sessions)" in result.stdout
+    assert "messages/s" in result.stdout
+    return str(folder / "store")
 
 
 def test_demo_ingests_the_sample_and_explains_a_budgeted_context(tmp_path: Path) -> None:
@@ -26,4 +98,192 @@ def test_demo_ingests_the_sample_and_explains_a_budgeted_context(tmp_path: Path)
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    assert "demo" in result.output
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = ok(command, "--help")
+    assert "Usage:" in result.output
+    assert "--store" in result.output
+
+
+def test_ingest_stores_jsonl_lines_with_their_scopes_and_times(store: str) -> None:
+    with TieredMemory(store, embedder=HashingEmbedder()) as mem:
+        hits = mem.search("allowed lateness", user_id="maya", session_id="2024-1", k=1)
+        record = hits[0].record
+    assert "allowed lateness of 24 hours" in record.text
+    assert (record.role, record.user_id, record.session_id) == ("assistant", "maya", "2024-1")
+    assert record.timestamp == datetime(2024, 3, 2, 10, 15, tzinfo=UTC)
+    stats = as_json("stats", "--store", store)
+    assert stats["turns"] == 23
+    assert stats["embedder"] == "hashing-v1-256"
+
+
+def test_search_finds_within_the_scope_only(store: str) -> None:
+    hits = as_json("search", "allowed lateness Antwerp", "--store", store, "--user", "maya")
+    assert any("allowed lateness of 24 hours" in h["text"] for h in hits)
+    assert {h["user_id"] for h in hits} == {"maya"}
+    assert set(hits[0]["parts"]) == {"text", "vector", "recency", "importance"}
+    assert as_json("search", "allowed lateness", "--store", store, "--user", "someone") == []
+    table = ok("search", "Antwerp", "--store", store, "--user", "maya", "-k", "2").stdout
+    assert "Antwerp" in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_context_fits_the_budget_and_says_why(store: str) -> None:
+    query = "What allowed lateness for Antwerp?"
+    data = as_json("context", query, "--store", store, "--user", "maya", "--session", "2024-3",
+                   "--max-tokens", "200")  # fmt: skip
+    assert 0 < data["token_count"] <= data["max_tokens"] == 200
+    assert any("24 hours" in m["content"] for m in data["messages"])
+    kept = [d for d in data["decisions"] if d["kept"]]
+    assert kept
+    assert any(not d["kept"] for d in data["decisions"])
+    plain = ok("context", query, "--store", store, "--user", "maya", "--max-tokens", "200").stdout
+    assert "/200 tokens" in plain
+    assert "allowed lateness of 24 hours" in plain  # the text is printed unbroken
+
+
+def test_explain_table_is_readable_at_80_columns(store: str) -> None:
+    query = "What allowed lateness for Antwerp?"
+    result = ok("context", query, "--store", store, "--user", "maya", "--session", "2024-3",
+                "--max-tokens", "150", "--explain")  # fmt: skip
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "tier" in line and "score" in line)
+    header, table = lines[start], lines[start:]
+    assert max(len(line) for line in table) <= 80  # the messages above are printed unwrapped
+    for column in ("tok", "parts", "reason / text"):
+        assert column in header
+    rows = [line for line in table if line.startswith(("kept ", "left "))]
+    assert any(r.startswith("kept ") for r in rows)
+    assert any(r.startswith("left ") for r in rows)
+    assert any(" short " in r for r in rows)  # the session's recent turns
+    assert any(" long " in r for r in rows)  # retrieved from earlier sessions
+    assert "rank 1 by score" in result.stdout
+    assert "over budget" in result.stdout
+    # a preview wraps inside its column instead of being squeezed to nothing
+    assert "Watermarks with an allowed" in result.stdout
+    assert "t text (BM25)" in result.stdout
+
+
+def test_ingest_reads_locomo_json(tmp_path: Path) -> None:
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(LOCOMO), encoding="utf-8")
+    data = as_json("ingest", str(path), "--store", str(tmp_path / "s"))
+    assert (data["format"], data["messages"], data["sessions"]) == ("locomo", 3, 2)
+    with TieredMemory(tmp_path / "s") as mem:
+        hits = mem.search("support group pottery charity race", user_id="conv-1")
+    records = {h.record.metadata["dia_id"]: h.record for h in hits}
+    assert set(records) == {"D1:1", "D1:2", "D2:1"}
+    first, photo, later = records["D1:1"], records["D1:2"], records["D2:1"]
+    assert (first.role, first.session_id, first.user_id) == ("user", "session_1", "conv-1")
+    assert first.metadata == {"name": "Caroline", "dia_id": "D1:1"}
+    assert first.timestamp == datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+    assert photo.role == "assistant"
+    assert photo.speaker == "Melanie"
+    assert photo.text == "Look at my pottery! [shares a photo: a photo of a clay bowl]"
+    assert (later.session_id, later.timestamp.date().isoformat()) == ("session_2", "2023-06-27")
+
+
+def test_export_import_export_is_lossless(store: str, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    ok("export", str(first), "--store", store)
+    copy = str(tmp_path / "copy")
+    assert as_json("import", str(first), "--store", copy)["records"] == 23
+    ok("import", str(first), "--store", copy)  # by id: a second import does not duplicate
+    ok("export", str(second), "--store", copy)
+    lines = first.read_bytes().splitlines()
+    assert json.loads(lines[0]) == {"tiermem_export": 1, "embedder": "hashing-v1-256",
+                                    "dimensions": 256}  # fmt: skip
+    assert len(lines) == 24
+    assert sorted(lines) == sorted(second.read_bytes().splitlines())
+    record = json.loads(lines[1])
+    assert set(record) >= {"id", "kind", "text", "timestamp", "metadata", "tokens", "vector"}
+    assert len(record["vector"]) == 256
+
+
+def test_export_to_stdout_and_json_reports(store: str) -> None:
+    result = ok("export", "-", "--store", store)
+    assert result.stdout.splitlines()[0].startswith('{"tiermem_export": 1')
+    assert len(result.stdout.splitlines()) == 24
+    assert "Exported 23 records" in result.stderr
+    assert as_json("optimize", "--store", store)["records"] == 23
+
+
+def test_a_store_is_always_read_with_its_own_embedder(tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    path.write_text('{"role": "user", "content": "We adopted a puppy called Rex."}\n')
+    folder = str(tmp_path / "static")
+    ok("ingest", str(path), "--store", folder, "--embedder", "static")
+    assert as_json("stats", "--store", folder)["embedder"] == "static-minilm-256-v1"
+    hits = as_json("search", "new dog", "--store", folder)  # semantic, no shared word
+    assert hits[0]["text"] == "We adopted a puppy called Rex."
+    result = run("ingest", str(path), "--store", folder, "--embedder", "hashing")
+    assert result.exit_code == 1
+    assert "uses 'static-minilm-256-v1'" in result.stderr
+    exported = ok("export", "-", "--store", folder).stdout
+    copy = str(tmp_path / "copy")
+    result = runner.invoke(app, ["import", "-", "--store", copy, "--json"], input=exported, env=ENV)
+    assert result.exit_code == 0, result.output
+    assert as_json("stats", "--store", copy)["embedder"] == "static-minilm-256-v1"
+
+
+def test_import_refuses_vectors_of_another_embedder(store: str, tmp_path: Path) -> None:
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps({"tiermem_export": 1, "embedder": "hashing-v1-64",
+                                "dimensions": 64}) + "\n")  # fmt: skip
+    result = run("import", str(path), "--store", store)
+    assert result.exit_code == 1
+    assert "'hashing-v1-64'; the store uses 'hashing-v1-256'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"role": "user", "content": "hi"}', '{"role": "user"'], "line 2: is not valid JSON"),
+        (['{"role": "robot", "content": "hi"}'], "line 1: role: must be one of"),
+        (['{"role": "user", "content": "hi", "mood": 1}'], "line 1: has unknown keys ['mood']"),
+        (['{"role": "user", "content": "hi", "timestamp": "May"}'], "line 1.timestamp: must"),
+        (['{"tiermem_export": 1}'], "line 1: has unknown keys"),
+    ],
+)
+def test_bad_input_files_fail_in_one_line(tmp_path: Path, lines: list[str], message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("ingest", str(path), "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (["import", "missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (["stats", "--store", "nowhere"], "--store: no store at nowhere"),
+        (["context", "--store", "{store}", "--max-tokens", "0"], "max_tokens: must be a positive"),
+        (["stats", "--store", "{store}", "--tokenizer", "nope"], "tokenizer"),
+        (["import", "{store}/../chat.jsonl", "--store", "{store}"], "must be the export header"),
+    ],
+)
+def test_errors_print_one_line_and_exit_1(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(*(a.format(store=store) for a in args))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "nowhere").exists()  # reading never creates a store
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("context", "--max-tokens", "many").exit_code == 2
+    assert run("search").exit_code == 2

@@ -1,21 +1,39 @@
-"""The `tiermem` command line."""
+"""The `tiermem` command line: ingest, search, build contexts, inspect and move a store."""
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from .config import MemoryConfig
-from .errors import TieredMemoryError
+from .context import Context, Decision
+from .errors import InvalidInputError, TieredMemoryError
 from .memory import TieredMemory
+from .records import MemoryRecord, ScoreParts, SearchHit
+from .transfer import (
+    Batch,
+    dump_record,
+    embedder_for,
+    header_line,
+    read_conversations,
+    read_export,
+    stored_embedder,
+)
 
 app = typer.Typer(
     name="tiermem",
@@ -25,12 +43,89 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+err_console = Console(stderr=True)
 
 
 @app.callback()
 def _root() -> None:
     """Tiered memory and token-budgeted context for LLM agents."""
 
+
+# --- shared options ------------------------------------------------------------------
+
+Store = Annotated[str, typer.Option("--store", help="LanceDB folder or URI (memory://, s3://...)")]
+User = Annotated[str | None, typer.Option("--user", help="user scope (user_id)")]
+Agent = Annotated[str | None, typer.Option("--agent", help="agent scope (agent_id)")]
+Tokenizer = Annotated[
+    str | None, typer.Option("--tokenizer", help="tiktoken encoding or model, e.g. cl100k_base")
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="TOML file with a \\[tiermem] table")
+]
+EmbedderName = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        help="for a new store: 'hashing' (default) or 'static'; an existing store uses its own",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+DEFAULT_STORE = "./tiermem-store"
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """User mistakes print one line on stderr and exit 1, never a traceback."""
+    try:
+        yield
+    except TieredMemoryError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+    except UnicodeDecodeError as exc:
+        _fail(f"the input is not UTF-8 text ({exc.reason})")
+
+
+def _open(
+    store: str,
+    tokenizer: str | None,
+    config_file: Path | None,
+    embedder: str | None = None,
+    *,
+    create: bool = False,
+) -> TieredMemory:
+    config = MemoryConfig.from_file(config_file) if config_file else MemoryConfig()
+    if tokenizer is not None:
+        config = MemoryConfig.from_mapping({**config.model_dump(), "tokenizer": tokenizer})
+    if "://" not in store and not Path(store).is_dir() and not create:
+        raise InvalidInputError(
+            "--store", f"no store at {store}; create one with `tiermem ingest` or `tiermem import`"
+        )
+    stored = stored_embedder(store)
+    chosen = embedder_for(embedder) if embedder is not None else None
+    if stored is not None:
+        if chosen is not None and chosen.name != stored:
+            raise InvalidInputError("--embedder", f"the store at {store} uses {stored!r}")
+        chosen = embedder_for(stored)  # an existing store is always read with its own
+    return TieredMemory(store, config=config, embedder=chosen)
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    return Path(path).read_text(encoding="utf-8")
+
+
+# --- demo ----------------------------------------------------------------------------
 
 _DEMO_QUESTION = "What allowed lateness did we discuss for the late Antwerp events?"
 
@@ -55,7 +150,7 @@ def demo(
     folder = store or Path(tempfile.mkdtemp(prefix="tiermem-demo-"))
     config = MemoryConfig(tokenizer="cl100k_base", short_term={"max_tokens": 250})
     user = sample["user_id"]
-    with TieredMemory(folder, config=config) as mem:
+    with _handled(), TieredMemory(folder, config=config) as mem:
         started = time.perf_counter()
         turns = 0
         for session in sample["sessions"]:
@@ -73,17 +168,398 @@ def demo(
         context = mem.build_context(query, session_id=last, user_id=user, max_tokens=max_tokens)
     console.print(f"[bold]Stored[/] {turns} turns in {folder} ({turns / elapsed:.0f} turns/s)")
     console.print(f"[bold]Question:[/] {query}\n")
-    for message in context.messages:
-        console.print(f"[bold cyan]{message['role']}[/]: {message['content']}", markup=True,
-                      highlight=False)  # fmt: skip
+    _print_messages(console, context.messages)
     console.print()
     console.print(context.explain(), highlight=False, markup=False, soft_wrap=True)
 
 
+# --- ingest ----------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    file: Annotated[str, typer.Argument(help="JSONL of messages, or LoCoMo JSON; '-' for stdin")],
+    store: Store = DEFAULT_STORE,
+    session: Annotated[
+        str, typer.Option("--session", help="session of JSONL lines that name none")
+    ] = "default",
+    user: Annotated[str | None, typer.Option("--user", help="user of lines that name none")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", help="agent of lines that name none, and of LoCoMo turns"),
+    ] = None,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    embedder: EmbedderName = None,
+    json_output: Json = False,
+) -> None:
+    """Store conversations: JSON lines {role, content, session_id?, user_id?, agent_id?,
+    timestamp?, metadata?}, or LoCoMo JSON (user = sample_id, session = session_N)."""
+    with _handled():
+        kind, batches = read_conversations(
+            _read_text(file), session_id=session, user_id=user, agent_id=agent
+        )
+        total = sum(len(b.messages) for b in batches)
+        progress = Progress(
+            TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=err_console, transient=True,
+            disable=json_output or not err_console.is_terminal,  # no bar frames in logs
+        )  # fmt: skip
+        with _open(store, tokenizer, config, embedder, create=True) as mem:
+            started = time.perf_counter()
+            with progress:
+                task = progress.add_task("ingest", total=total)
+                stored = 0
+                for batch in batches:
+                    _store_batch(mem, batch, stored)
+                    stored += len(batch.messages)
+                    progress.advance(task, len(batch.messages))
+            elapsed = max(time.perf_counter() - started, 1e-9)
+    sessions = len({(b.user_id, b.agent_id, b.session_id) for b in batches})
+    if json_output:
+        rate = round(total / elapsed)
+        _emit_json({"store": store, "format": kind, "messages": total, "sessions": sessions,
+                    "seconds": round(elapsed, 3), "messages_per_second": rate})  # fmt: skip
+        return
+    console.print(
+        f"Ingested {total:,} messages ({kind}, {sessions:,} sessions) into {escape(store)} "
+        f"in {elapsed:.2f} s: [bold]{total / elapsed:,.0f} messages/s[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _store_batch(mem: TieredMemory, batch: Batch, stored: int) -> None:
+    try:
+        mem.add_messages(
+            batch.messages, session_id=batch.session_id, user_id=batch.user_id,
+            agent_id=batch.agent_id,
+        )  # fmt: skip
+    except InvalidInputError as exc:
+        # "messages[3].content" -> the line or turn the user can find in their file
+        index, _, field = exc.argument.removeprefix("messages[").partition("]")
+        source = batch.sources[int(index)] if index.isdigit() else batch.sources[0]
+        field = field.removeprefix(".") or exc.argument
+        note = f" ({stored:,} messages before it were stored)" if stored else ""
+        raise InvalidInputError(source, f"{field}: {exc.rule}{note}") from None
+
+
+# --- search and context ---------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    k: Annotated[int, typer.Option("-k", "--k", help="how many hits")] = 5,
+    store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Annotated[str | None, typer.Option("--session", help="session scope")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="only records with this tag (repeatable)")
+    ] = None,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Hybrid (full-text and vector) search of the long-term store, within a scope."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        hits = mem.search(query, k=k, user_id=user, agent_id=agent, session_id=session, tags=tag)
+    if json_output:
+        _emit_json([_hit_json(h) for h in hits])
+    elif not hits:
+        console.print("no hits", style="dim")
+    else:
+        console.print(_hits_table(hits))
+
+
+@app.command()
+def context(
+    query: Annotated[
+        str | None, typer.Argument(help="what the context is for (default: the last user turn)")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="token budget (default: from the config)")
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="also show every candidate and why")
+    ] = False,
+    store: Store = DEFAULT_STORE,
+    session: Annotated[str, typer.Option("--session", help="the session")] = "default",
+    user: User = None,
+    agent: Agent = None,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Build the best context for QUERY that fits the token budget, and print it."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        built = mem.build_context(
+            query, session_id=session, user_id=user, agent_id=agent, max_tokens=max_tokens
+        )
+        tokenizer_name = mem.token_counter.name
+    if json_output:
+        _emit_json(_context_json(built, tokenizer_name))
+        return
+    console.print(
+        f"[bold]context:[/] {built.token_count}/{built.max_tokens} tokens ({tokenizer_name}), "
+        f"{len(built.kept)} kept, {len(built.left_out)} left out\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _print_messages(console, built.messages)
+    if explain:
+        console.print()
+        console.print(_explain_table(built))
+        console.print(_PARTS_LEGEND, style="dim", highlight=False)
+
+
+# --- store -----------------------------------------------------------------------------
+
+
+@app.command()
+def stats(
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Records in the store, per kind."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        counts = mem.stats()
+        embedder, tokens = mem.embedder, mem.token_counter.name
+        info = {"store": store, "embedder": embedder.name, "dimensions": embedder.dimensions,
+                "tokenizer": tokens}  # fmt: skip
+    counts.pop("sessions", None)  # only the sessions this process loaded: none here
+    if json_output:
+        _emit_json({**info, **counts})
+        return
+    console.print(_stats_table({**info, **counts}))
+
+
+@app.command()
+def optimize(
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Compact the store and bring its indexes up to date."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        started = time.perf_counter()
+        mem.optimize()
+        elapsed = time.perf_counter() - started
+        records = mem.stats()["records"]
+    if json_output:
+        _emit_json({"store": store, "records": records, "seconds": round(elapsed, 3)})
+    else:
+        console.print(f"Optimized {escape(store)} ({records:,} records) in {elapsed:.2f} s",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@app.command("export")
+def export_(
+    file: Annotated[str, typer.Argument(help="JSONL file to write; '-' for stdout")],
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Write every record and its vector as JSON lines, after a header line."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        started = time.perf_counter()
+        out: IO[str]
+        with _output(file) as out:
+            out.write(header_line(mem.embedder.name, mem.embedder.dimensions) + "\n")
+            count = 0
+            for record, vector in mem.export_records():
+                out.write(dump_record(record, vector) + "\n")
+                count += 1
+        elapsed = time.perf_counter() - started
+    _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
+            f"Exported {count:,} records to {file} in {elapsed:.2f} s", json_output,
+            to_stderr=file == "-")  # fmt: skip
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="a file written by `tiermem export`; '-' for stdin")],
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Write exported records into a store (new or with the same embedder); ids are kept,
+    so importing twice does not duplicate."""
+    with _handled():
+        source = nullcontext(sys.stdin) if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+        with source as lines:
+            header, records = read_export(lines)
+            existing = stored_embedder(store)
+            if existing is not None and existing != header.embedder:
+                raise InvalidInputError(
+                    "file", f"was exported with {header.embedder!r}; the store uses {existing!r}"
+                )
+            started = time.perf_counter()
+            with _open(store, tokenizer, config, header.embedder, create=True) as mem:
+                count = mem.import_records(records)
+            elapsed = time.perf_counter() - started
+    _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
+            f"Imported {count:,} records into {store} in {elapsed:.2f} s", json_output)  # fmt: skip
+
+
+@contextmanager
+def _output(file: str) -> Iterator[IO[str]]:
+    if file == "-":
+        yield sys.stdout
+        return
+    path = Path(file)
+    partial = path.with_name(path.name + ".partial")
+    # write aside and rename: an interrupted export never looks complete
+    with partial.open("w", encoding="utf-8") as handle:
+        yield handle
+    partial.replace(path)
+
+
+def _report(data: dict[str, Any], line: str, json_output: bool, *, to_stderr: bool = False) -> None:
+    if json_output:
+        if to_stderr:
+            err_console.print_json(data=data)
+        else:
+            _emit_json(data)
+    else:
+        out = err_console if to_stderr else console
+        out.print(escape(line), highlight=False, soft_wrap=True)
+
+
+# --- rendering ----------------------------------------------------------------------------
+# Tables keep short columns at fixed widths and let only text wrap, so they stay
+# readable at 80 columns, where rich would otherwise squeeze every column.
+
+_TIER_SHORT = {"short_term": "short", "medium_term": "medium", "long_term": "long"}
+_PREVIEW_CHARS = 160
+_PARTS_LEGEND = "parts, each in [0, 1]: t text (BM25), v vector, r recency, i importance"
+
+
+def _print_messages(out: Console, messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        # soft wrap: the text stays as the model sees it, without inserted line breaks
+        out.print(f"[bold cyan]{escape(message['role'])}[/]: {escape(str(message['content']))}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def _preview(record: MemoryRecord) -> str:
+    text = " ".join(record.text.split())
+    text = text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 3] + "..."
+    return f"{record.speaker}: {text}"
+
+
+def _parts(parts: ScoreParts | None) -> str:
+    if parts is None:
+        return "-"
+
+    def short(x: float) -> str:
+        return f"{x:.2f}".removeprefix("0")
+
+    return (
+        f"t{short(parts.text)} v{short(parts.vector)}\n"
+        f"r{short(parts.recency)} i{short(parts.importance)}"
+    )
+
+
+def _parts_json(parts: ScoreParts | None) -> dict[str, float] | None:
+    if parts is None:
+        return None
+    return {"text": parts.text, "vector": parts.vector, "recency": parts.recency,
+            "importance": parts.importance}  # fmt: skip
+
+
+def _record_json(record: MemoryRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "kind": record.kind.value, "text": record.text,
+        "timestamp": record.timestamp.isoformat(), "role": record.role,
+        "session_id": record.session_id, "user_id": record.user_id,
+        "agent_id": record.agent_id, "importance": record.importance, "tags": list(record.tags),
+        "metadata": dict(record.metadata),
+    }  # fmt: skip
+
+
+def _hit_json(hit: SearchHit) -> dict[str, Any]:
+    return {"score": hit.score, "parts": _parts_json(hit.parts), **_record_json(hit.record)}
+
+
+def _hits_table(hits: list[SearchHit]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("score", justify="right", no_wrap=True, width=5)
+    table.add_column("kind", no_wrap=True, width=7)
+    table.add_column("when", no_wrap=True, width=10)
+    table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
+    table.add_column("text", ratio=1, min_width=20, overflow="fold")
+    for hit in hits:
+        record = hit.record
+        table.add_row(
+            f"{hit.score:.3f}", record.kind.value, record.timestamp.strftime("%Y-%m-%d"),
+            record.session_id or "-", _preview(record),
+        )  # fmt: skip
+    return table
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    candidate = decision.candidate
+    return {
+        "kept": decision.kept, "reason": decision.reason, "tier": candidate.tier.value,
+        "tokens": candidate.tokens, "score": candidate.score,
+        "parts": _parts_json(candidate.parts), "pinned": candidate.pinned,
+        "ids": [r.id for r in candidate.records], "preview": _preview(candidate.records[0]),
+    }  # fmt: skip
+
+
+def _context_json(built: Context, tokenizer: str) -> dict[str, Any]:
+    return {
+        "token_count": built.token_count, "max_tokens": built.max_tokens,
+        "tokenizer": tokenizer, "messages": built.messages,
+        "tokens_per_tier": built.tokens_per_tier(),
+        "decisions": [_decision_json(d) for d in built.decisions],
+    }  # fmt: skip
+
+
+def _explain_table(built: Context) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, show_lines=False)
+    table.add_column("", no_wrap=True, width=4)
+    table.add_column("tier", no_wrap=True, width=6)
+    table.add_column("tok", justify="right", no_wrap=True, width=5)
+    table.add_column("score", justify="right", no_wrap=True, width=5)
+    table.add_column("parts", no_wrap=True, width=10)
+    table.add_column("reason / text", ratio=1, min_width=24, overflow="fold")
+    for decision in built.decisions:
+        c = decision.candidate
+        mark = Text("kept", style="green") if decision.kept else Text("left", style="dim")
+        detail = Text(decision.reason, style="italic" if decision.kept else "dim italic")
+        detail.append("\n" + _preview(c.records[0]), style="" if decision.kept else "dim")
+        table.add_row(
+            mark, _TIER_SHORT.get(c.tier.value, c.tier.value), str(c.tokens),
+            f"{c.score:.3f}", _parts(c.parts), detail,
+        )  # fmt: skip
+    return table
+
+
+def _stats_table(data: dict[str, Any]) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            continue  # metrics of callbacks: not in a fresh process
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table
+
+
 def main() -> None:
-    """Entry point: user mistakes print one line and exit non-zero, never a traceback."""
+    """Entry point: anything the commands did not turn into one line still gets one line."""
     try:
         app()
     except TieredMemoryError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        raise SystemExit(2) from None
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import lancedb
@@ -47,6 +48,7 @@ __all__ = [
     "Upsert",
     "VectorSearch",
     "scope_key",
+    "stored_embedder",
 ]
 
 T = TypeVar("T")
@@ -298,6 +300,19 @@ def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> N
             f"store was embedded with {meta.get('embedder')!r} ({meta.get('dimensions')} dims); "
             f"this memory uses {embedder!r} ({dimensions} dims): pass the same embedder"
         )
+
+
+def stored_embedder(uri: str, storage_options: dict[str, str] | None = None) -> str | None:
+    """The name of the embedder a store was created with; None if there is no store."""
+    if "://" not in uri and not Path(uri).is_dir():
+        return None  # connecting would create the folder
+    try:
+        meta = lancedb.connect(uri, storage_options=storage_options or None).open_table(_META_TABLE)
+        rows = meta.search().limit(None).to_arrow().to_pylist()
+    except Exception:
+        return None  # no tiermem store there yet; opening it says what is wrong, if anything
+    name = {row["key"]: row["value"] for row in rows}.get("embedder")
+    return name if isinstance(name, str) else None
 
 
 def _meta_rows(embedder: str, dimensions: int) -> pa.Table:
