@@ -35,8 +35,17 @@ import numpy as np
 import Stemmer
 from numpy.typing import NDArray
 
-from tiermem import Embedder, Kind, MemoryConfig, MemoryRecord, ScoreParts, TieredMemory
+from tiermem import (
+    Embedder,
+    HashingEmbedder,
+    Kind,
+    MemoryConfig,
+    MemoryRecord,
+    ScoreParts,
+    TieredMemory,
+)
 from tiermem.context import Context, memory_line
+from tiermem.static_embedding import StaticEmbedder
 from tiermem.tokens import REPLY_PRIMING, TokenCounter
 
 __all__ = ["SYSTEMS", "main", "parse_args", "run"]
@@ -87,8 +96,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Markdown report to write (default: benchmarks/results/quality.md)",
     )  # fmt: skip
     parser.add_argument(
-        "--embedder", choices=("hashing", "static"), default="hashing",
-        help="hashing: TieredMemory's default (nothing passed); static: StaticEmbedder",
+        "--embedder", choices=("default", "hashing", "static"), default="default",
+        help="default: whatever TieredMemory uses when given none (the static MiniLM); "
+        "hashing: HashingEmbedder; static: StaticEmbedder",
     )  # fmt: skip
     parser.add_argument(
         "--misses", type=int, default=6, metavar="N",
@@ -103,10 +113,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def make_embedder(name: str) -> Embedder | None:
     """None means "let TieredMemory choose", so the benchmark follows its default."""
-    if name == "hashing":
+    if name == "default":
         return None
-    from tiermem.static_embedding import StaticEmbedder
-
+    if name == "hashing":
+        return HashingEmbedder()
     return StaticEmbedder()
 
 

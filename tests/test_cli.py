@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from tiermem import HashingEmbedder, TieredMemory
+from tiermem import TieredMemory
 from tiermem.cli import app, load_sample
 
 runner = CliRunner()
@@ -110,7 +110,7 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def test_ingest_stores_jsonl_lines_with_their_scopes_and_times(store: str) -> None:
-    with TieredMemory(store, embedder=HashingEmbedder()) as mem:
+    with TieredMemory(store) as mem:
         hits = mem.search("allowed lateness", user_id="maya", session_id="2024-1", k=1)
         record = hits[0].record
     assert "allowed lateness of 24 hours" in record.text
@@ -118,7 +118,7 @@ def test_ingest_stores_jsonl_lines_with_their_scopes_and_times(store: str) -> No
     assert record.timestamp == datetime(2024, 3, 2, 10, 15, tzinfo=UTC)
     stats = as_json("stats", "--store", store)
     assert stats["turns"] == 23
-    assert stats["embedder"] == "hashing-v1-256"
+    assert stats["embedder"] == "static-minilm-256-v1"
 
 
 def test_search_finds_within_the_scope_only(store: str) -> None:
@@ -195,7 +195,7 @@ def test_export_import_export_is_lossless(store: str, tmp_path: Path) -> None:
     ok("import", str(first), "--store", copy)  # by id: a second import does not duplicate
     ok("export", str(second), "--store", copy)
     lines = first.read_bytes().splitlines()
-    assert json.loads(lines[0]) == {"tiermem_export": 1, "embedder": "hashing-v1-256",
+    assert json.loads(lines[0]) == {"tiermem_export": 1, "embedder": "static-minilm-256-v1",
                                     "dimensions": 256}  # fmt: skip
     assert len(lines) == 24
     assert sorted(lines) == sorted(second.read_bytes().splitlines())
@@ -236,7 +236,7 @@ def test_import_refuses_vectors_of_another_embedder(store: str, tmp_path: Path) 
                                 "dimensions": 64}) + "\n")  # fmt: skip
     result = run("import", str(path), "--store", store)
     assert result.exit_code == 1
-    assert "'hashing-v1-64'; the store uses 'hashing-v1-256'" in result.stderr
+    assert "'hashing-v1-64'; the store uses 'static-minilm-256-v1'" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ EmbedderName = Annotated[
     str | None,
     typer.Option(
         "--embedder",
-        help="for a new store: 'hashing' (default) or 'static'; an existing store uses its own",
+        help="for a new store: 'static' (default) or 'hashing'; an existing store uses its own",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]

@@ -49,7 +49,7 @@ from .context import (
     render,
     turn_message,
 )
-from .embeddings import Embedder, HashingEmbedder
+from .embeddings import Embedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError
 from .long_term import (
     AsyncLanceStore,
@@ -71,6 +71,7 @@ from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
 from .records import Kind, MemoryRecord, ScoreParts, SearchHit
 from .retrieval import fuse, has_terms
 from .short_term import ShortTermWindow
+from .static_embedding import StaticEmbedder
 from .tokens import TiktokenCounter, TokenCounter
 
 __all__ = ["TieredMemory"]
@@ -115,7 +116,7 @@ class TieredMemory:
         self.config = config or MemoryConfig()
         self.uri = os.fspath(uri)
         self.token_counter = token_counter or TiktokenCounter(self.config.tokenizer)
-        self.embedder = embedder or HashingEmbedder()
+        self.embedder = embedder or StaticEmbedder()
         self.summarizer = summarizer or ExtractiveSummarizer()
         self.callbacks: list[CallbackHandler] = list(callbacks or ())
         self._store = LanceStore(
