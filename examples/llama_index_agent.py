@@ -92,9 +92,8 @@ async def main() -> None:
         llm=make_llm(),
         system_prompt="You are a travel assistant. Use your tools and your memory.",
     )
-    # LLM calls from LlamaIndex's events, kept apart from the registry's tool calls
-    llm_metrics = MetricsCallback()
-    events = instrument(llm_metrics)
+    # LLM calls from LlamaIndex's events, counted beside the turns and the tool calls
+    events = instrument(metrics)
     try:
         for question in QUESTIONS:
             answer = await agent.run(user_msg=question, memory=memory)
@@ -106,9 +105,12 @@ async def main() -> None:
     for message in await memory.aget_all():
         calls = [b.tool_name for b in message.blocks if isinstance(b, ToolCallBlock)]
         print(f"  {message.role.value:<9} {_short(message.content or f'(calls {calls})')}")
-    tools_used = metrics.snapshot()["counters"].get("tool_calls", 0)
-    print(f"\ntool calls: {tools_used:.0f}; LLM calls: {events.usage()}")
-    print(f"LLM latency: {llm_metrics.snapshot()['latency']}")
+    snapshot = metrics.snapshot()
+    counters = snapshot["counters"]
+    tools_used, llm_calls = counters.get("tool_calls", 0), counters.get("llm_calls", 0)
+    print(f"\ntool calls: {tools_used:.0f}; LLM calls: {llm_calls:.0f}; usage: {events.usage()}")
+    llm_latency = snapshot["latency"].get("llm", {})
+    print(f"LLM latency p50: {llm_latency.get('p50', 0.0) * 1000:.2f} ms")
     registry.close()
     await memory.aclose()
 

@@ -9,8 +9,13 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 from lc_fakes import scripted
 
+import tiermem.callbacks
 from langchain_tiermem import LLMCalled, TieredCustomEventHandler, TieredMetricsCallbackHandler
 from tiermem import CallbackHandler, MemoryConfig, MetricsCallback, TieredMemory
+
+
+def test_llm_called_is_the_cores_event() -> None:
+    assert LLMCalled is tiermem.callbacks.LLMCalled
 
 
 def _reply(inputs: int, outputs: int) -> AIMessage:
@@ -50,7 +55,8 @@ async def test_errors_and_custom_handlers_get_llm_called_events() -> None:
         pass
     await scripted(_reply(4, 2)).ainvoke("hi", config={"callbacks": [handler]})
     assert [e.ok for e in seen] == [False, True]
-    assert (seen[1].input_tokens, seen[1].output_tokens) == (4, 2)
+    assert (seen[0].prompt_tokens, seen[0].completion_tokens) == (0, 0)
+    assert (seen[1].prompt_tokens, seen[1].completion_tokens) == (4, 2)
     assert seen[1].model  # a name, not empty
     assert seen[1].latency >= 0
 
@@ -69,13 +75,15 @@ def test_tiermem_events_become_langchain_custom_events() -> None:
         def step(text: str) -> str:
             mem.add_message("user", text)
             mem.build_context(text)
+            tiermem.callbacks.emit(mem.callbacks, LLMCalled("m", ok=True, latency=0.5))
             return text
 
         RunnableLambda(step).invoke("hello", config={"callbacks": [Listener()]})
     names = [name for name, _ in received]
-    assert names == ["tiermem.turn_added", "tiermem.context_built"]
+    assert names == ["tiermem.turn_added", "tiermem.context_built", "tiermem.llm_called"]
     assert received[0][1]["role"] == "user"
     assert received[1][1]["token_count"] > 0
+    assert received[2][1]["model"] == "m"
 
 
 async def test_custom_events_in_astream_events() -> None:

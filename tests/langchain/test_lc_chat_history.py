@@ -48,8 +48,11 @@ def test_messages_round_trip_with_tool_calls(roomy_memory: TieredMemory) -> None
     history = TieredChatMessageHistory(roomy_memory, "h1")
     history.add_messages(TOOL_EXCHANGE)
     assert _shape(history.messages) == _shape(TOOL_EXCHANGE)
-    # the AI turn's empty content comes back empty, not as the stored placeholder
+    # the tool-calling AI turn is stored empty, and comes back empty
     assert history.messages[2].content == ""
+    stored = roomy_memory.records(session_id="h1")
+    assert stored[2].text == ""
+    assert [c["id"] for c in stored[2].metadata["tool_calls"]] == ["call_1", "call_2"]
 
 
 async def test_async_round_trip_and_clear(roomy_memory: TieredMemory) -> None:

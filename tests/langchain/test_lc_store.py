@@ -117,6 +117,22 @@ def test_items_are_tiermem_memories_in_the_users_scope(store: TieredMemoryStore)
     assert silent.value == {"text": "Hidden from search text"}
 
 
+def test_listings_stay_in_the_stores_scope(store: TieredMemoryStore) -> None:
+    mem = store.memory
+    other = TieredMemoryStore(mem, user_id="u2", fields=["text"])
+    store.put(("notes",), "a", {"text": "mine"})
+    other.put(("notes",), "a", {"text": "theirs"})
+    other.put(("extra",), "b", {"text": "theirs too"})
+    mem.add_message("user", "a chat turn is not a store item", user_id="u1")
+    mem.remember("a memory without the store's tags", user_id="u1")
+    assert store.list_namespaces() == [("notes",)]
+    assert other.list_namespaces() == [("extra",), ("notes",)]
+    assert [i.value["text"] for i in store.search(("notes",))] == ["mine"]
+    assert store.get(("notes",), "a").value == {"text": "mine"}  # type: ignore[union-attr]
+    other.delete(("notes",), "a")
+    assert store.get(("notes",), "a") is not None
+
+
 async def test_async_operations(store: TieredMemoryStore) -> None:
     ns = ("async", "u1")
     await store.aput(ns, "a", {"text": "Plays the cello"})

@@ -8,6 +8,7 @@ agent workflow, the tiermem store, the registry's policies, the tokenizer.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 from llama_index.core.llms import MockFunctionCallingLLM
+from llama_index.core.tools import FunctionTool
 from llama_index.memory.tiermem import (
     TieredMemory,
     memory_tools,
@@ -161,3 +163,33 @@ def test_function_tool_sync_call_and_error_output(core: tiermem.TieredMemory) ->
     assert hits[0]["id"] == stored["id"]
     assert json.loads(forget.call(memory_id=stored["id"]).content)["forgotten"] is True
     registry.close()
+
+
+async def test_a_huge_tool_result_does_not_stop_the_agent(
+    core: tiermem.TieredMemory, caplog: pytest.LogCaptureFixture
+) -> None:
+    def dump(table: str) -> str:
+        """Every row of a table."""
+        return "\n".join(f"{table} row {i}: value={i * 31 % 97}" for i in range(3_000))
+
+    def model(messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:
+        if messages[-1].role == MessageRole.TOOL:
+            rows = (messages[-1].content or "").count("\n") + 1
+            return ChatMessage(role="assistant", content=f"The table has {rows} rows.")
+        call = ToolCallBlock(tool_call_id="c1", tool_name="dump", tool_kwargs={"table": "t"})
+        return ChatMessage(role="assistant", blocks=[call])
+
+    memory = TieredMemory.from_defaults(memory=core, session_id="dump")
+    agent = FunctionAgent(
+        tools=[FunctionTool.from_defaults(fn=dump)],
+        llm=MockFunctionCallingLLM(response_generator=model),
+    )
+    with caplog.at_level(logging.WARNING, logger="llama_index.memory.tiermem"):
+        answer = str(await agent.run(user_msg="Dump table t.", memory=memory))
+    assert answer == "The table has 3000 rows."  # the model saw the whole result
+    assert any("tokens cut off" in r.getMessage() for r in caplog.records)
+    turns = memory.get_all()
+    assert [m.role.value for m in turns] == ["user", "assistant", "tool", "assistant"]
+    assert "…[truncated" in (turns[2].content or "")
+    assert turns[2].additional_kwargs["tool_call_id"] == "c1"
+    assert turns[3].content == answer

@@ -113,3 +113,13 @@ async def test_blocks_scope_and_bound_their_text(core: tiermem.TieredMemory) -> 
     assert await anonymous.aget([ChatMessage(role="user", content=QUESTION)], session_id="x") == ""
     # what is still in the chat history is not repeated
     assert "Lisbon" not in await block.aget([FACT])
+
+
+async def test_a_huge_flushed_message_is_stored_truncated(core: tiermem.TieredMemory) -> None:
+    block = TieredLongTermBlock(memory=core)
+    huge = ChatMessage(role="user", content="lorem ipsum dolor " * 2_000)
+    await block.aput([huge, FACT], from_short_term_memory=True, session_id="s")
+    stored = core.records(session_id="s")
+    assert [r.text for r in stored][1] == FACT.content
+    assert stored[0].metadata["truncated_tokens"] > 0
+    assert stored[0].tokens <= core.config.context.max_tokens

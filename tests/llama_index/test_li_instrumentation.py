@@ -81,8 +81,9 @@ async def test_llm_calls_feed_latency_and_usage(
     assert [(e.ok, e.prompt_tokens, e.completion_tokens) for e in recorder.llm] == [
         (True, 7, 3),
         (True, 7, 3),
-        (False, None, None),
+        (False, 0, 0),  # no usage reported: 0, as the core's event has it
     ]
+    assert [e.model for e in recorder.llm] == ["MockLLM"] * 3  # its class_name()
     assert all(e.latency >= 0 for e in recorder.llm)
     assert handler.usage() == {
         "llm_calls": 3,
@@ -90,10 +91,16 @@ async def test_llm_calls_feed_latency_and_usage(
         "prompt_tokens": 14,
         "completion_tokens": 6,
     }
-    # MetricsCallback has no LLM event yet: it records the calls as tool calls named llm:...
+    # the core's event: MetricsCallback counts LLM calls as such, not as tool calls
     snapshot = metrics.snapshot()
-    assert snapshot["latency"]["tool:llm:MockLLM"]["count"] == 3  # its class_name()
-    assert snapshot["counters"]["tool_calls_failed"] == 1
+    assert snapshot["latency"]["llm"]["count"] == 3
+    assert snapshot["counters"]["llm_calls"] == 3
+    assert snapshot["counters"]["llm_errors"] == 1
+    assert "tool_calls" not in snapshot["counters"]
+
+
+def test_llm_called_is_the_cores_event() -> None:
+    assert LLMCalled is tiermem.callbacks.LLMCalled
 
 
 def test_retrievals_become_retrieved_events(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,64 @@ async def test_set_replaces_and_reset_forgets_the_session(core: tiermem.TieredMe
     memory.put(FACTS[0])
     memory.reset()
     assert memory.get_all() == []
+    assert core.stats()["memories"] == 1
+
+
+async def test_reset_of_a_session_without_memories_forgets_it_whole(
+    core: tiermem.TieredMemory,
+) -> None:
+    memory = TieredMemory.from_defaults(memory=core, session_id="s", user_id="u1")
+    other = TieredMemory.from_defaults(memory=core, session_id="other", user_id="u1")
+    memory.put_messages([*FACTS, *FILLER])
+    other.put(FACTS[0])
+    core.remember("Ana prefers tea", user_id="u1")  # the user's, not the session's
+    assert core.records(session_id="s", kinds=["summary"])
+    await memory.areset()
+    assert core.records(session_id="s") == []
+    assert await memory.aget_all() == []
+    assert "Small talk" not in str(await memory.aget("hello"))  # the tiers were rebuilt too
+    assert _texts(other.get_all()) == _texts(FACTS[:1])
+    assert core.stats()["memories"] == 1
+    memory.put_messages(FACTS[:2])  # the session starts again, in order
+    assert _texts(memory.get_all()) == _texts(FACTS[:2])
+    memory.reset()
+    assert core.records(session_id="s") == []
+
+
+async def test_a_huge_tool_result_is_stored_truncated(
+    core: tiermem.TieredMemory, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = TieredMemory.from_defaults(memory=core, session_id="big")
+    rows = "\n".join(f"row {i}: sensor={i * 7 % 13} status=ok" for i in range(2_000))
+    huge = ChatMessage(role="tool", content=rows, additional_kwargs={"tool_call_id": "c1"})
+    limit = core.config.context.max_tokens
+    assert core.token_counter.count(rows) > 10 * limit
+    with pytest.raises(tiermem.MessageTooLargeError):  # what the core alone does
+        core.add_message("tool", rows, session_id="raw", metadata={"tool_call_id": "c1"})
+    with caplog.at_level(logging.WARNING, logger="llama_index.memory.tiermem"):
+        memory.put(CALL)
+        memory.put(huge)
+        await memory.aput(huge)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "tokens cut off" in warnings[0].getMessage()
+    stored = core.records(session_id="big")
+    assert [r.role for r in stored] == ["assistant", "tool", "tool"]
+    for record in stored[1:]:
+        assert record.tokens <= limit
+        dropped = record.metadata["truncated_tokens"]
+        assert record.text.endswith(f"…[truncated {dropped} tokens]")
+        assert rows.startswith(record.text.rsplit("\n…[truncated", 1)[0])
+        assert record.metadata["tool_call_id"] == "c1"
+    back = memory.get_all()
+    assert back[1].additional_kwargs["tool_call_id"] == "c1"
+    assert "…[truncated" in (back[1].content or "")
+    # what fits is stored as it is, with no warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="llama_index.memory.tiermem"):
+        memory.put(RESULT)
+    assert caplog.records == []
+    assert "truncated_tokens" not in core.records(session_id="big")[-1].metadata
 
 
 def test_user_scope_spans_sessions(core: tiermem.TieredMemory) -> None:

@@ -1,4 +1,4 @@
-"""ChatMessage ↔ tiermem turns: roles, tool calls, tool results, empty content."""
+"""ChatMessage ↔ tiermem turns: roles, tool calls, tool results, empty and huge content."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.memory.tiermem.messages import (
+    Turn,
     context_message_to_chat,
     message_to_turn,
     record_to_message,
+    truncate_turn,
 )
 
-from tiermem import MemoryConfig
+from tiermem import MemoryConfig, TiktokenCounter
 from tiermem import TieredMemory as CoreMemory
+from tiermem.context import exact_tokens
+
+COUNTER = TiktokenCounter("cl100k_base")
 
 
 def _calls(message: ChatMessage) -> list[ToolCallBlock]:
@@ -42,7 +47,7 @@ def test_tool_call_block_becomes_openai_shaped_metadata() -> None:
             "function": {"name": "weather", "arguments": json.dumps({"city": "Porto"})},
         },
     ]
-    assert turn.content == "(calls weather)"  # tiermem refuses empty content
+    assert turn.content == ""  # tiermem takes an empty turn that calls tools
 
 
 def test_openai_style_additional_kwargs_are_read_and_not_duplicated() -> None:
@@ -92,7 +97,7 @@ def test_round_trip_through_a_real_store(message: ChatMessage) -> None:
         if role == "tool":  # a result needs its call before it, as in a real run
             mem.add_message(
                 "assistant",
-                "(calls f)",
+                "",
                 session_id="s",
                 metadata={
                     "tool_calls": [
@@ -105,6 +110,8 @@ def test_round_trip_through_a_real_store(message: ChatMessage) -> None:
                 },
             )
         record = mem.add_message(role, content, session_id="s", metadata=metadata)
+        if role == "tool" or metadata.get("tool_calls"):
+            assert record.text == (message.content or "")  # stored as it is, no stand-in
         back = record_to_message(mem.get(record.id))
     assert back.role == message.role
     assert (back.content or "") == (message.content or "")
@@ -119,11 +126,61 @@ def test_round_trip_through_a_real_store(message: ChatMessage) -> None:
 
 def test_context_messages_carry_tool_fields() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"q": "x"}'}}
-    assistant = context_message_to_chat(
-        {"role": "assistant", "content": "(calls f)", "tool_calls": [call]}
-    )
+    assistant = context_message_to_chat({"role": "assistant", "content": "", "tool_calls": [call]})
     assert assistant.content is None
     assert assistant.additional_kwargs["tool_calls"] == [call]
     assert _calls(assistant)[0].tool_kwargs == {"q": "x"}
     tool = context_message_to_chat({"role": "tool", "content": "ok", "tool_call_id": "c1"})
     assert tool.additional_kwargs == {"tool_call_id": "c1"}
+
+
+def test_stand_ins_only_where_the_core_refuses_empty_content() -> None:
+    assert message_to_turn(ChatMessage(role="user", content="")).content == "(empty)"
+    assert message_to_turn(ChatMessage(role="assistant", content=" ")).content == "(empty)"
+    tool = ChatMessage(role="tool", content="", additional_kwargs={"tool_call_id": "c1"})
+    assert message_to_turn(tool).content == ""
+    back = context_message_to_chat({"role": "user", "content": "(empty)"})
+    assert back.content == ""
+
+
+def test_placeholders_of_earlier_versions_read_back_empty() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assistant = context_message_to_chat(
+        {"role": "assistant", "content": "(calls f)", "tool_calls": [call]}
+    )
+    assert assistant.content is None
+    assert [b.tool_name for b in _calls(assistant)] == ["f"]
+    tool = context_message_to_chat({"role": "tool", "content": "(no output)", "tool_call_id": "c1"})
+    assert tool.content == ""
+
+
+def _cost(turn: Turn) -> int:
+    message = {
+        "role": turn.role,
+        "content": turn.content,
+        **({"tool_call_id": turn.metadata["tool_call_id"]} if turn.role == "tool" else {}),
+    }
+    return exact_tokens(COUNTER, [message]) - 3  # the core's count of one turn
+
+
+@pytest.mark.parametrize("words", [300, 5_000])
+def test_truncate_turn_fits_the_limit_and_says_how_much_was_cut(words: int) -> None:
+    text = " ".join(f"row{i}=value" for i in range(words))
+    turn = Turn("tool", text, {"tool_call_id": "c1"})
+    cut = truncate_turn(turn, 200, COUNTER)
+    assert cut is not None
+    assert _cost(cut) <= 200
+    assert _cost(cut) >= 190  # cut near the limit, not far below it
+    dropped = cut.metadata["truncated_tokens"]
+    assert cut.content.endswith(f"\n…[truncated {dropped} tokens]")
+    kept = cut.content.rsplit("\n…[truncated", 1)[0]
+    assert text.startswith(kept)
+    assert dropped == COUNTER.count(text) - COUNTER.count(kept)
+    assert cut.metadata["tool_call_id"] == "c1"
+
+
+def test_truncate_turn_gives_up_when_the_tool_calls_fill_the_turn() -> None:
+    calls = [{"id": "c", "type": "function",
+              "function": {"name": "f", "arguments": json.dumps({"x": "y " * 300})}}]  # fmt: skip
+    turn = Turn("assistant", "text " * 50, {"tool_calls": calls})
+    assert truncate_turn(turn, 100, COUNTER) is None

@@ -1,10 +1,11 @@
 """Callbacks both ways: LangChain LLM metrics into tiermem, tiermem events into LangChain.
 
 `TieredMetricsCallbackHandler` is a LangChain handler: it times each LLM call and
-reads its token usage, then hands an `LLMCalled` event to tiermem handlers (a
-`MetricsCallback` counts it). `TieredCustomEventHandler` is a tiermem handler:
-it re-sends every tiermem event as a LangChain custom event (``tiermem.<name>``),
-visible in ``astream_events`` and to any LangChain callback, when inside a run.
+reads its token usage, then emits the core's `tiermem.callbacks.LLMCalled` event to
+tiermem handlers (a `MetricsCallback` counts it; re-exported here as `LLMCalled`).
+`TieredCustomEventHandler` is a tiermem handler: it re-sends every tiermem event as
+a LangChain custom event (``tiermem.<name>``), visible in ``astream_events`` and to
+any LangChain callback, when inside a run.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -22,16 +22,18 @@ from langchain_core.callbacks import BaseCallbackHandler, dispatch_custom_event
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from tiermem import CallbackHandler, MetricsCallback
+from tiermem import CallbackHandler
 from tiermem.callbacks import (
     ContextBuilt,
     Event,
+    LLMCalled,
     Retrieved,
     StoreMaintained,
     Summarized,
     ToolCalled,
     TurnAdded,
     TurnsEvicted,
+    emit,
 )
 
 __all__ = [
@@ -45,18 +47,6 @@ logger = logging.getLogger("langchain_tiermem.callbacks")
 
 #: LangChain custom events from tiermem are named ``tiermem.<event name>``.
 EVENT_PREFIX = "tiermem."
-
-
-@dataclass(frozen=True, slots=True)
-class LLMCalled(Event):
-    """An LLM call finished; handlers receive it in ``on_llm_called``."""
-
-    name = "llm_called"
-    model: str
-    input_tokens: int
-    output_tokens: int
-    latency: float
-    ok: bool = True
 
 
 def _usage(response: LLMResult) -> tuple[int, int]:
@@ -94,22 +84,6 @@ def _model(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> s
         if isinstance(value, str) and value:
             return value
     return "unknown"
-
-
-def _deliver(handlers: Sequence[CallbackHandler], event: LLMCalled) -> None:
-    for handler in handlers:
-        try:
-            method = getattr(handler, "on_llm_called", None)
-            if callable(method):
-                method(event)
-            elif isinstance(handler, MetricsCallback):
-                # the core has no LLM event yet: count it with the same counters and histogram
-                handler._add(
-                    "llm", event.latency, llm_calls=1, llm_errors=int(not event.ok),
-                    llm_input_tokens=event.input_tokens, llm_output_tokens=event.output_tokens,
-                )  # fmt: skip
-        except Exception:
-            logger.exception("tiermem handler %r failed on llm_called", handler)
 
 
 class TieredMetricsCallbackHandler(BaseCallbackHandler):
@@ -167,7 +141,9 @@ class TieredMetricsCallbackHandler(BaseCallbackHandler):
     ) -> None:
         latency, model = self._finish(run_id)
         inputs, outputs = _usage(response)
-        _deliver(self.handlers, LLMCalled(model, inputs, outputs, latency))
+        event = LLMCalled(model, ok=True, latency=latency, prompt_tokens=inputs,
+                          completion_tokens=outputs)  # fmt: skip
+        emit(self.handlers, event)
 
     def on_llm_error(
         self,
@@ -178,7 +154,7 @@ class TieredMetricsCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         latency, model = self._finish(run_id)
-        _deliver(self.handlers, LLMCalled(model, 0, 0, latency, ok=False))
+        emit(self.handlers, LLMCalled(model, ok=False, latency=latency))
 
 
 def _payload(event: Event) -> dict[str, Any]:
@@ -216,6 +192,9 @@ class TieredCustomEventHandler(CallbackHandler):
         self._dispatch(event)
 
     def on_tool_called(self, event: ToolCalled) -> None:
+        self._dispatch(event)
+
+    def on_llm_called(self, event: LLMCalled) -> None:
         self._dispatch(event)
 
     def on_store_maintained(self, event: StoreMaintained) -> None:

@@ -9,7 +9,6 @@ from langchain_core.messages import BaseMessage
 
 import tiermem
 
-from ._scan import aforget_scope, forget_scope
 from .messages import context_to_messages, message_to_turn
 
 __all__ = ["TieredChatMessageHistory"]
@@ -75,10 +74,10 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
 
     def clear(self) -> None:
         """Forget every record of this session (turns, summaries, session memories)."""
-        forget_scope(self.memory, session_id=self.session_id)
+        self.memory.forget_scope(session_id=self.session_id)
 
     async def aclear(self) -> None:
-        await aforget_scope(self.memory, session_id=self.session_id)
+        await self.memory.aforget_scope(session_id=self.session_id)
 
     def __repr__(self) -> str:
         return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"

@@ -13,7 +13,6 @@ from langchain_core.messages import BaseMessage, get_buffer_string
 
 import tiermem
 
-from ._scan import aforget_scope, forget_scope
 from .messages import context_to_messages
 
 __all__ = ["TieredMemory"]
@@ -110,7 +109,7 @@ class TieredMemory(BaseMemory):
 
     def clear(self) -> None:
         """Forget every record of this session (turns, summaries, session memories)."""
-        forget_scope(self.memory, session_id=self.session_id)
+        self.memory.forget_scope(session_id=self.session_id)
 
     async def aclear(self) -> None:
-        await aforget_scope(self.memory, session_id=self.session_id)
+        await self.memory.aforget_scope(session_id=self.session_id)

@@ -43,7 +43,8 @@ __all__ = [
 #: The messages a stored turn comes back as.
 ChatTurn = AIMessage | HumanMessage | SystemMessage | ToolMessage
 
-#: Set on turns whose LangChain content was empty: the core refuses empty text.
+#: Set on turns stored with stand-in text: the core refuses empty content for a user
+#: or system turn, or an assistant turn that calls no tool. Read back as empty content.
 PLACEHOLDER = "placeholder"
 
 _ROLES: dict[str, str] = {
@@ -102,17 +103,6 @@ def _langchain_call(call: Mapping[str, Any]) -> ToolCall:
     return tool_call(name=str(function.get("name", "")), args=args, id=str(call.get("id", "")))
 
 
-def _placeholder(message: BaseMessage, role: str) -> str:
-    # the core stores text only; an empty tool-calling message still needs some
-    if isinstance(message, AIMessage) and message.tool_calls:
-        calls = ", ".join(
-            f"{c['name']}({json.dumps(c.get('args', {}), ensure_ascii=False)})"
-            for c in message.tool_calls
-        )
-        return f"[calls {calls}]"
-    return f"[empty {role} message]"
-
-
 def message_to_turn(message: BaseMessage) -> Turn:
     """The role, text and metadata tiermem stores for ``message``."""
     role = _role(message)
@@ -128,8 +118,10 @@ def message_to_turn(message: BaseMessage) -> Turn:
         if message.status == "error":
             metadata["status"] = "error"
     content = str(message.text)
-    if not content.strip():
-        content = _placeholder(message, role)
+    # a turn that only calls tools, or a tool result, may be empty: stored as it is
+    may_be_empty = role == "tool" or bool(metadata.get("tool_calls"))
+    if not content.strip() and not may_be_empty:
+        content = f"[empty {role} message]"
         metadata[PLACEHOLDER] = True
     return Turn(role=role, content=content, metadata=metadata)
 
@@ -156,7 +148,11 @@ def _message(
 
 
 def record_to_message(record: MemoryRecord) -> ChatTurn:
-    """A stored turn as the LangChain message it came from (id: the original or the record's)."""
+    """A stored turn as the LangChain message it came from (id: the original or the record's).
+
+    Turns stored with a stand-in text (``metadata["placeholder"]``, also the
+    ``[calls …]`` text of tool-calling turns stored by earlier versions) come back empty.
+    """
     metadata = record.metadata
     content = "" if metadata.get(PLACEHOLDER) else record.text
     message_id = metadata.get("message_id")

@@ -41,9 +41,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 import tiermem
-from tiermem import MemoryRecord, SearchHit
-
-from ._scan import SCAN_LIMIT, SCAN_QUERY
+from tiermem import Kind, MemoryRecord, SearchHit
 
 __all__ = ["TieredMemoryStore"]
 
@@ -52,8 +50,15 @@ T = TypeVar("T")
 #: Metadata key under which an item's namespace, key, value and times are kept.
 META_KEY = "langgraph_store"
 _STORE_TAG = "langgraph-store"
+_KINDS = (Kind.MEMORY,)  # items are explicit memories; turns and summaries never are
 _MAX_TAGS = 64  # the core's limit: the store tag, the item tag, one per namespace level
 _MAX_DEPTH = _MAX_TAGS - 2
+_MAX_K = 10_000  # the largest k the core's search takes
+
+
+@dataclass(frozen=True, slots=True)
+class _Records:
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,7 @@ class _Forget:
     memory_id: str
 
 
-_Call = _Search | _Remember | _Update | _Forget
+_Call = _Records | _Search | _Remember | _Update | _Forget
 _Flow = Generator[_Call, Any, T]
 
 
@@ -204,6 +209,10 @@ class TieredMemoryStore(BaseStore):
     def _call(self, call: _Call) -> Any:
         mem = self.memory
         match call:
+            case _Records(tags):
+                return mem.records(
+                    kinds=_KINDS, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                )
             case _Search(query, k, tags):
                 return mem.search(
                     query, k=k, tags=tags, user_id=self.user_id, agent_id=self.agent_id
@@ -222,6 +231,10 @@ class TieredMemoryStore(BaseStore):
     async def _acall(self, call: _Call) -> Any:
         mem = self.memory
         match call:
+            case _Records(tags):
+                return await mem.arecords(
+                    kinds=_KINDS, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                )
             case _Search(query, k, tags):
                 return await mem.asearch(
                     query, k=k, tags=tags, user_id=self.user_id, agent_id=self.agent_id
@@ -275,18 +288,19 @@ class TieredMemoryStore(BaseStore):
             return (yield from self._list_namespaces(op))
         raise TypeError(f"unknown store operation {op!r}")
 
-    def _all(self, tag: str, limit: int = SCAN_LIMIT) -> _Flow[list[tuple[MemoryRecord, Item]]]:
-        hits: list[SearchHit] = yield _Search(SCAN_QUERY, limit, (tag,))
+    def _all(self, tag: str) -> _Flow[list[tuple[MemoryRecord, Item]]]:
+        """Every item carrying ``tag`` in the store's scope, with its record."""
+        records: list[MemoryRecord] = yield _Records((tag,))
         found = []
-        for hit in hits:
-            item = _item_of(hit.record)
+        for record in records:
+            item = _item_of(record)
             if item is not None:
-                found.append((hit.record, item))
+                found.append((record, item))
         return found
 
     def _find(self, namespace: tuple[str, ...], key: str) -> _Flow[list[MemoryRecord]]:
         """The records holding (namespace, key), newest first (one unless puts raced)."""
-        found = yield from self._all(_item_tag(namespace, key), limit=10)
+        found = yield from self._all(_item_tag(namespace, key))
         exact = [(r, i) for r, i in found if i.namespace == namespace and i.key == key]
         exact.sort(key=lambda pair: pair[1].updated_at, reverse=True)
         return [record for record, _ in exact]
@@ -345,7 +359,8 @@ class TieredMemoryStore(BaseStore):
             return []
         scored: list[tuple[Item, float | None]] = []
         if op.query and op.query.strip():
-            k = SCAN_LIMIT if op.filter else min(wanted, SCAN_LIMIT)
+            # a filter applies after ranking: rank as many as the core returns
+            k = _MAX_K if op.filter else min(wanted, _MAX_K)
             hits: list[SearchHit] = yield _Search(op.query, k, (tag,))
             for hit in hits:
                 item = _item_of(hit.record)

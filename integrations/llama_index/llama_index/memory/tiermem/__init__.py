@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .blocks import TieredLongTermBlock, TieredSummaryBlock
 from .embeddings import LlamaIndexEmbedder
-from .instrumentation import LLMCalled, TiermemEventHandler, instrument
+from .instrumentation import LLMCalled, TiermemEventHandler, instrument  # the core's event
 from .memory import TieredMemory
 from .summarizer import LLMSummarizer
 from .tools import RegistryFunctionTool, memory_tools, to_function_tool, to_function_tools

@@ -21,9 +21,9 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 import tiermem
-from tiermem import Kind, MemoryRecord, Tier, TokenCounter
+from tiermem import Kind, MemoryRecord, TokenCounter
 
-from .messages import message_to_turn
+from .messages import astore_turn, message_to_turn
 
 __all__ = ["TieredLongTermBlock", "TieredSummaryBlock"]
 
@@ -84,16 +84,14 @@ class _TieredBlock(BaseMemoryBlock[str]):
 
     async def _store(self, messages: list[ChatMessage]) -> None:
         for message in messages:
-            role, content, metadata = message_to_turn(message)
             # BaseMemoryBlock.aput tags flushed messages with the Memory's session id
             session = self._session(message.additional_kwargs.get("session_id"))
-            await self.memory.aadd_message(
-                role,
-                content,
+            await astore_turn(
+                self.memory,
+                message_to_turn(message),
                 session_id=session,
                 user_id=self.user_id,
                 agent_id=self.agent_id,
-                metadata=metadata,
             )
 
 
@@ -170,14 +168,8 @@ class TieredSummaryBlock(_TieredBlock):
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         session = self._session(block_kwargs.get("session_id"))
-        # the session's summaries are the medium-tier candidates of its context
-        context = await self.memory.abuild_context(session_id=session)
-        summaries = {
-            d.candidate.records[0].id: d.candidate.records[0]
-            for d in context.decisions
-            if d.candidate.tier is Tier.MEDIUM_TERM
-        }
-        lines = [_line(s) for s in sorted(summaries.values(), key=lambda s: s.seq)]
+        summaries = await self.memory.arecords(session_id=session, kinds=[Kind.SUMMARY])
+        lines = [_line(s) for s in summaries]  # in conversation order
         # over budget: the newest summaries matter most, so fill from the newest back
         kept = _within(lines[::-1], self.max_tokens, self.memory.token_counter)
         return "\n".join(kept[::-1])

@@ -1,13 +1,9 @@
 """`TiermemEventHandler`: LlamaIndex instrumentation events into tiermem callbacks.
 
-LLM calls (chat and completion start/end pairs) become latency samples and token
-usage; retrievals become tiermem `Retrieved` events. Nothing leaves the process.
-
-tiermem's core has no LLM-call event yet. A handler with an ``on_llm_called``
-method receives `LLMCalled`; any other handler (today's `MetricsCallback`) gets the
-call recorded through what it has: a `ToolCalled` named ``llm:<model>``, so LLM
-latency percentiles appear under ``tool:llm:<model>``. Token totals are kept here
-(`usage()`), whatever the handlers support.
+LLM calls (chat and completion start/end pairs) become the core's
+`tiermem.callbacks.LLMCalled` events (model, latency, token usage; a
+`MetricsCallback` counts them under ``llm``); retrievals become tiermem `Retrieved`
+events. Token totals are also kept here (`usage()`). Nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -42,7 +37,7 @@ from llama_index_instrumentation.events.span import SpanDropEvent
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from tiermem import CallbackHandler
-from tiermem.callbacks import Event, Retrieved, ToolCalled, emit
+from tiermem.callbacks import LLMCalled, Retrieved, emit
 
 __all__ = ["LLMCalled", "TiermemEventHandler", "instrument"]
 
@@ -51,18 +46,6 @@ _LLM = "llm"
 _RETRIEVAL = "retrieval"
 # LLM spans open in the caller's context: a chat that calls complete is one call, not two
 _llm_chain: ContextVar[tuple[str, ...]] = ContextVar("tiermem_llm_chain", default=())
-
-
-@dataclass(frozen=True, slots=True)
-class LLMCalled(Event):
-    """An LLM call finished: model, latency, and token usage when the LLM reported it."""
-
-    name = "llm_called"
-    model: str
-    ok: bool
-    latency: float
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
 
 
 def _model(model_dict: Mapping[str, Any]) -> str:
@@ -188,11 +171,8 @@ class TiermemEventHandler(BaseEventHandler):
                 ("completion_tokens", completion or 0),
             ):
                 self._totals[key] = self._totals.get(key, 0) + amount
-        called = LLMCalled(model, ok, latency, prompt, completion)
-        for handler in self.callbacks:
-            fallback = ToolCalled(f"llm:{model}", ok, latency)
-            chosen: Event = called if hasattr(handler, "on_llm_called") else fallback
-            emit([handler], chosen)
+        # usage the LLM did not report counts as 0, as in the core's event
+        emit(self.callbacks, LLMCalled(model, ok, latency, prompt or 0, completion or 0))
 
     def _end_retrieval(self, event: RetrievalEndEvent) -> None:
         finished = self._finish(_RETRIEVAL, event)

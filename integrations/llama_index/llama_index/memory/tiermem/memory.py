@@ -5,6 +5,9 @@ the agent puts is stored verbatim in tiermem, and every ``get`` returns tiermem'
 budgeted context for the current input, so the LLM sees recent turns, summaries
 and long-term hits within ``max_tokens``. Sync methods call tiermem's sync API and
 async methods its async API; no event loop is started or bridged here.
+
+A message larger than the largest turn tiermem takes (a huge tool result) is stored
+truncated, with a warning, instead of failing the agent run (see `messages.store_turn`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.memory.types import BaseMemory
 
 import tiermem
-from tiermem import Kind, MemoryRecord
+from tiermem import Kind
 
 from .embeddings import LlamaIndexEmbedder
-from .messages import context_message_to_chat, message_to_turn, record_to_message
+from .messages import (
+    astore_turn,
+    context_message_to_chat,
+    message_to_turn,
+    record_to_message,
+    store_turn,
+)
 from .summarizer import LLMSummarizer
 
 __all__ = ["TieredMemory"]
@@ -34,10 +43,6 @@ _SESSION_KINDS = (Kind.TURN, Kind.SUMMARY)
 def _query(input: str | ChatMessage | None) -> str | None:
     text = input.content if isinstance(input, ChatMessage) else input
     return text if text and text.strip() else None
-
-
-def _in_order(records: Iterable[MemoryRecord]) -> list[MemoryRecord]:
-    return sorted(records, key=lambda r: (r.seq, r.timestamp))
 
 
 class TieredMemory(BaseMemory):
@@ -131,17 +136,17 @@ class TieredMemory(BaseMemory):
 
     def get_all(self) -> list[ChatMessage]:
         """Every stored turn of the session, oldest first, tool calls intact."""
-        return [record_to_message(r) for r in self._session_records((Kind.TURN,))]
+        turns = self.memory.records(session_id=self.session_id, kinds=[Kind.TURN])
+        return [record_to_message(r) for r in turns]
 
     def put(self, message: ChatMessage) -> None:
-        role, content, metadata = message_to_turn(message)
-        self.memory.add_message(
-            role,
-            content,
+        """Store ``message`` as a turn (truncated, with a warning, if it is too large)."""
+        store_turn(
+            self.memory,
+            message_to_turn(message),
             session_id=self.session_id,
             user_id=self.user_id,
             agent_id=self.agent_id,
-            metadata=metadata,
         )
 
     def put_messages(self, messages: Sequence[ChatMessage]) -> None:
@@ -155,20 +160,17 @@ class TieredMemory(BaseMemory):
 
     def reset(self) -> None:
         """Forget the session's turns and summaries (explicit memories stay)."""
-        for record in self._session_records(_SESSION_KINDS):
-            self.memory.forget(record.id)
+        mem, session = self.memory, self.session_id
+        if not mem.records(session_id=session, kinds=[Kind.MEMORY]):
+            mem.forget_scope(session_id=session)  # the whole session, in one delete
+            return
+        # the session also holds explicit memories: forget the chat history around them
+        for record in mem.records(session_id=session, kinds=_SESSION_KINDS):
+            mem.forget(record.id)
 
     def close(self) -> None:
         """Close the tiermem store."""
         self.memory.close()
-
-    def _session_records(self, kinds: tuple[Kind, ...]) -> list[MemoryRecord]:
-        # tiermem has no per-session listing yet: page through the export
-        return _in_order(
-            r
-            for r, _ in self.memory.export_records()
-            if r.session_id == self.session_id and r.kind in kinds
-        )
 
     # --- async -------------------------------------------------------------------------
 
@@ -191,18 +193,17 @@ class TieredMemory(BaseMemory):
 
     async def aget_all(self) -> list[ChatMessage]:
         """Async `get_all`."""
-        return [record_to_message(r) for r in await self._asession_records((Kind.TURN,))]
+        turns = await self.memory.arecords(session_id=self.session_id, kinds=[Kind.TURN])
+        return [record_to_message(r) for r in turns]
 
     async def aput(self, message: ChatMessage) -> None:
         """Async `put`."""
-        role, content, metadata = message_to_turn(message)
-        await self.memory.aadd_message(
-            role,
-            content,
+        await astore_turn(
+            self.memory,
+            message_to_turn(message),
             session_id=self.session_id,
             user_id=self.user_id,
             agent_id=self.agent_id,
-            metadata=metadata,
         )
 
     async def aput_messages(self, messages: Sequence[ChatMessage]) -> None:
@@ -217,17 +218,13 @@ class TieredMemory(BaseMemory):
 
     async def areset(self) -> None:
         """Async `reset`."""
-        for record in await self._asession_records(_SESSION_KINDS):
-            await self.memory.aforget(record.id)
+        mem, session = self.memory, self.session_id
+        if not await mem.arecords(session_id=session, kinds=[Kind.MEMORY]):
+            await mem.aforget_scope(session_id=session)
+            return
+        for record in await mem.arecords(session_id=session, kinds=_SESSION_KINDS):
+            await mem.aforget(record.id)
 
     async def aclose(self) -> None:
         """Async `close`."""
         await self.memory.aclose()
-
-    async def _asession_records(self, kinds: tuple[Kind, ...]) -> list[MemoryRecord]:
-        found = [
-            r
-            async for r, _ in self.memory.aexport_records()
-            if r.session_id == self.session_id and r.kind in kinds
-        ]
-        return _in_order(found)

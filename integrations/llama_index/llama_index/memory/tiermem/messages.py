@@ -6,12 +6,22 @@ lists them in ``metadata["tool_calls"]`` (OpenAI's shape: ``{"id", "type":
 answers in ``metadata["tool_call_id"]``. On the LlamaIndex side, calls arrive as
 `ToolCallBlock`s (0.14 agents and LLMs) or in ``additional_kwargs["tool_calls"]``
 (OpenAI-style integrations); both are read, and both are written back.
+
+An assistant turn that only calls tools, and a tool result, are stored with empty
+content. The core refuses empty content for any other turn: such a message is
+stored as ``(empty)`` and read back empty.
+
+A message larger than any context may hold (a huge tool result) is not refused:
+`store_turn` cuts it to the largest turn the memory accepts, ends it with
+``…[truncated N tokens]``, notes ``N`` in ``metadata["truncated_tokens"]`` and logs
+a warning, so an agent run goes on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from llama_index.core.base.llms.types import (
@@ -26,9 +36,26 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from tiermem import MemoryRecord
+import tiermem
+from tiermem import MemoryRecord, MessageTooLargeError, TokenCounter
+from tiermem.context import exact_tokens
+from tiermem.tokens import REPLY_PRIMING
 
-__all__ = ["Turn", "context_message_to_chat", "message_to_turn", "record_to_message"]
+__all__ = [
+    "TRUNCATED",
+    "Turn",
+    "astore_turn",
+    "context_message_to_chat",
+    "message_to_turn",
+    "record_to_message",
+    "store_turn",
+    "truncate_turn",
+]
+
+logger = logging.getLogger("llama_index.memory.tiermem")
+
+#: Metadata key of a turn stored truncated: how many tokens were cut off.
+TRUNCATED = "truncated_tokens"
 
 # LlamaIndex roles that tiermem folds into one of its four
 _ROLE_TO_TIERMEM = {
@@ -53,12 +80,15 @@ class Turn(NamedTuple):
     metadata: dict[str, Any]
 
 
-def _placeholder(role: str, tool_calls: Iterable[Mapping[str, Any]] = ()) -> str:
-    """Stands in for empty content, which tiermem refuses (a call-only assistant turn)."""
+_EMPTY = "(empty)"  # stands in for the empty content the core refuses
+
+
+def _legacy_placeholder(role: str, tool_calls: Iterable[Mapping[str, Any]]) -> str:
+    """What earlier versions stored for empty tool-calling turns and tool results."""
     names = [str(call.get("function", {}).get("name", "")) for call in tool_calls]
     if names:
         return f"(calls {', '.join(names)})"
-    return "(no output)" if role == "tool" else "(empty)"
+    return "(no output)" if role == "tool" else _EMPTY
 
 
 def _arguments(value: Any) -> str:
@@ -130,8 +160,9 @@ def message_to_turn(message: ChatMessage) -> Turn:
         call_id = kwargs.get("tool_call_id") or kwargs.get("name") or ""
         metadata["tool_call_id"] = str(call_id)
     content = _text(message.blocks)
-    if not content.strip():
-        content = _placeholder(role, calls)
+    # a turn that only calls tools, or a tool with no output: the core stores it empty
+    if not content.strip() and not (role == "tool" or calls):
+        content = _EMPTY
     return Turn(role, content, metadata)
 
 
@@ -143,7 +174,7 @@ def _to_chat(
     extra: Mapping[str, Any],
     shown_role: str | None = None,
 ) -> ChatMessage:
-    if content == _placeholder(role, tool_calls):
+    if content in (_EMPTY, _legacy_placeholder(role, tool_calls)):
         content = ""
     blocks: list[ContentBlock] = []
     if content or not tool_calls:
@@ -198,3 +229,121 @@ def context_message_to_chat(message: Mapping[str, Any]) -> ChatMessage:
         str(call_id) if call_id is not None else None,
         {},
     )
+
+
+# --- turns too large for the memory -----------------------------------------------
+
+
+def _cost(turn: Turn, content: str, counter: TokenCounter) -> int:
+    """Tokens the core counts for ``turn`` with ``content``: tool calls and call id included."""
+    message: dict[str, Any] = {"role": turn.role, "content": content}
+    if turn.metadata.get("tool_calls"):
+        message["tool_calls"] = turn.metadata["tool_calls"]
+    if turn.role == "tool":
+        message["tool_call_id"] = turn.metadata.get("tool_call_id", "")
+    return exact_tokens(counter, [message]) - REPLY_PRIMING
+
+
+def _longest_prefix(text: str, fits: Callable[[str], bool]) -> int:
+    """The length of a long prefix of ``text`` that fits (the empty prefix must fit).
+
+    Probes grow from the start, so a huge text is never counted whole again.
+    """
+    low, high = 0, min(1_024, len(text))
+    while high < len(text) and fits(text[:high]):
+        low, high = high, min(2 * high, len(text))
+    # text[:low] fits; text[:high] does not, or is the whole text (which is too large)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(text[:middle]):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _marker(dropped: int) -> str:
+    return f"\n…[truncated {dropped} tokens]"
+
+
+def truncate_turn(turn: Turn, max_tokens: int, counter: TokenCounter) -> Turn | None:
+    """``turn`` cut to cost at most ``max_tokens`` as the core counts it, marked as cut.
+
+    The content keeps its beginning and ends with ``…[truncated N tokens]``; ``N``
+    (counted with ``counter``) is also in ``metadata["truncated_tokens"]``. None when
+    not even the marker fits (the tool calls alone fill the turn).
+    """
+    content = turn.content
+    total = counter.count(content)
+    budget = max_tokens
+    for _ in range(3):
+        widest = _marker(total)  # the most digits the marker can have
+
+        def fits(prefix: str, budget: int = budget, widest: str = widest) -> bool:
+            return _cost(turn, prefix + widest, counter) <= budget
+
+        if not fits(""):
+            return None
+        kept = content[: _longest_prefix(content, fits)]
+        dropped = total - counter.count(kept)
+        text = kept + _marker(dropped)
+        over = _cost(turn, text, counter) - max_tokens
+        if over <= 0:
+            return Turn(turn.role, text, {**turn.metadata, TRUNCATED: dropped})
+        budget -= over  # tokens do not add up exactly across the cut: try a little shorter
+    return None
+
+
+def _limit(memory: tiermem.TieredMemory) -> int:
+    """The largest turn the memory takes (what `MessageTooLargeError` enforces)."""
+    config = memory.config
+    return config.short_term.max_message_tokens or config.context.max_tokens
+
+
+def _truncated(memory: tiermem.TieredMemory, turn: Turn, session_id: str) -> Turn | None:
+    fitted = truncate_turn(turn, _limit(memory), memory.token_counter)
+    if fitted is not None:
+        logger.warning(
+            "a %s message of session %r is larger than the %d tokens a turn may have: "
+            "stored with %d tokens cut off",
+            turn.role, session_id, _limit(memory), fitted.metadata[TRUNCATED],
+        )  # fmt: skip
+    return fitted
+
+
+def store_turn(
+    memory: tiermem.TieredMemory,
+    turn: Turn,
+    *,
+    session_id: str,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+) -> MemoryRecord:
+    """Add ``turn`` to ``memory``; one too large is stored truncated (see `truncate_turn`)."""
+    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
+    try:
+        return memory.add_message(turn.role, turn.content, metadata=turn.metadata, **scope)
+    except MessageTooLargeError:
+        fitted = _truncated(memory, turn, session_id)
+        if fitted is None:
+            raise
+    return memory.add_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
+
+
+async def astore_turn(
+    memory: tiermem.TieredMemory,
+    turn: Turn,
+    *,
+    session_id: str,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+) -> MemoryRecord:
+    """Async `store_turn`."""
+    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
+    try:
+        return await memory.aadd_message(turn.role, turn.content, metadata=turn.metadata, **scope)
+    except MessageTooLargeError:
+        fitted = _truncated(memory, turn, session_id)
+        if fitted is None:
+            raise
+    return await memory.aadd_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
