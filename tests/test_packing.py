@@ -87,3 +87,13 @@ def test_never_over_budget_and_every_candidate_decided(
     )
     assert packing.tokens <= budget
     assert sorted(d.candidate.key for d in packing.decisions) == sorted(c.key for c in candidates)
+
+
+def test_token_exponent_puts_a_short_relevant_turn_first() -> None:
+    long_one, short_one = cand(1, 90, 0.9), cand(2, 20, 0.8)
+    by_score = pack(candidates=[long_one, short_one], budget=100, pinned_budget=0,
+                    section_costs={}, base_cost=0)  # fmt: skip
+    by_value = pack(candidates=[long_one, short_one], budget=100, pinned_budget=0,
+                    section_costs={}, base_cost=0, token_exponent=1.0)  # fmt: skip
+    assert [c.key for c in by_score.kept] == ["1"]
+    assert [c.key for c in by_value.kept] == ["2"]

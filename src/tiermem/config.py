@@ -104,8 +104,11 @@ class RetrievalConfig(_Frozen):
     candidates: int = Field(
         50, gt=0, le=10_000, description="hits fetched from each index before fusion"
     )
-    neighbors: int = Field(1, ge=0, le=10, description="turns on each side of a hit to add")
-    neighbor_weight: float = Field(0.5, ge=0.0, le=1.0, description="hit score multiplier")
+    embed_speaker: bool = Field(
+        True, description="embed a turn with its speaker's name (metadata['name'])"
+    )
+    neighbors: int = Field(2, ge=0, le=10, description="turns on each side of a hit to add")
+    neighbor_weight: float = Field(0.8, ge=0.0, le=1.0, description="hit score multiplier")
     neighbor_sources: int = Field(20, ge=0, description="best hits whose neighbours are added")
 
     @model_validator(mode="after")
@@ -124,6 +127,9 @@ class ContextConfig(_Frozen):
     )
     max_candidates: int = Field(
         60, gt=0, le=10_000, description="long-term hits considered per context, at least"
+    )
+    token_exponent: float = Field(
+        0.0, ge=0.0, le=2.0, description="rank by score / tokens**this: 0 ignores length"
     )
     candidates_per_1k_tokens: int = Field(
         40, ge=0, le=1_000, description="more hits for larger budgets, so they can be filled"

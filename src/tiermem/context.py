@@ -78,6 +78,7 @@ def pack(
     pinned_budget: int,
     section_costs: Mapping[str, int],
     base_cost: int = REPLY_PRIMING,
+    token_exponent: float = 0.0,
 ) -> Packing:
     """Choose candidates best-first so that their token cost stays within ``budget``.
 
@@ -86,7 +87,9 @@ def pack(
     Pinning stops at the first that does not fit, so recent turns stay contiguous;
     the rest compete with everything else by score. The first candidate of a
     section also pays that section's cost (a message header), and the first of
-    all pays ``base_cost`` (the reply priming).
+    all pays ``base_cost`` (the reply priming). With ``token_exponent`` above 0 the
+    rest are ranked by ``score / tokens ** token_exponent``, so a short relevant turn
+    goes before a long one.
     """
     used = 0
     opened: set[str] = set()
@@ -112,7 +115,7 @@ def pack(
             pool.extend(pinned[position:])
             break
         keep(candidate, "newest turn" if position == 0 else "recent turn")
-    pool.sort(key=lambda c: (-c.score, -_newest(c), c.key))
+    pool.sort(key=lambda c: (-c.score / max(c.tokens, 1) ** token_exponent, -_newest(c), c.key))
     for rank, candidate in enumerate(pool, start=1):
         needed = cost(candidate)
         if used + needed <= budget:

@@ -242,7 +242,7 @@ class TieredMemory:
         if not drafts:
             return []
         session_id = drafts[0].session_id or ""
-        vectors = self.embedder.embed([d.text for d in drafts])
+        vectors = self.embedder.embed([self._embedding_text(d) for d in drafts])
         session = yield from self._session(session_id)
         with self._lock:
             first = session.next_seq
@@ -293,6 +293,13 @@ class TieredMemory:
             except InvalidInputError as exc:
                 raise type(exc)(f"messages[{i}].{exc.argument}", exc.rule) from None
         return drafts
+
+    def _embedding_text(self, record: MemoryRecord) -> str:
+        """What a record's vector encodes: a named speaker too, since questions name people."""
+        name = record.metadata.get("name")
+        if self.config.retrieval.embed_speaker and isinstance(name, str) and name:
+            return f"{name}: {record.text}"
+        return record.text
 
     def _writes_done(self, rows: int) -> None:
         if not self._closed:
@@ -473,6 +480,7 @@ class TieredMemory:
             budget=budget,
             pinned_budget=int(budget * self.config.context.recent_share),
             section_costs={"memory": memory_section_cost(self.token_counter)},
+            token_exponent=self.config.context.token_exponent,
         )
         context = self._fit(packing.decisions, budget)
         self._emit(
@@ -608,7 +616,7 @@ class TieredMemory:
         else:
             tokens = self.token_counter.count(memory_line(updated))
         updated = dataclasses.replace(updated, tokens=tokens)
-        yield Upsert([updated], self.embedder.embed([updated.text]))
+        yield Upsert([updated], self.embedder.embed([self._embedding_text(updated)]))
         with self._lock:
             session = self._sessions.get(updated.session_id or "")
             if session is not None and updated.kind is Kind.TURN:
