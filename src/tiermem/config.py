@@ -108,7 +108,7 @@ class RetrievalConfig(_Frozen):
         True, description="embed a turn with its speaker's name (metadata['name'])"
     )
     neighbors: int = Field(2, ge=0, le=10, description="turns on each side of a hit to add")
-    neighbor_weight: float = Field(0.8, ge=0.0, le=1.0, description="hit score multiplier")
+    neighbor_weight: float = Field(0.7, ge=0.0, le=1.0, description="hit score multiplier")
     neighbor_sources: int = Field(20, ge=0, description="best hits whose neighbours are added")
 
     @model_validator(mode="after")
