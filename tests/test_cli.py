@@ -119,6 +119,12 @@ def test_ingest_stores_jsonl_lines_with_their_scopes_and_times(store: str) -> No
     stats = as_json("stats", "--store", store)
     assert stats["turns"] == 23
     assert stats["embedder"] == "static-minilm-256-v1"
+    with TieredMemory(store) as mem:
+        in_session = mem.stats(session_id="2024-1")["turns"]
+    assert 0 < in_session < 23
+    scoped = as_json("stats", "--store", store, "--session", "2024-1")
+    assert (scoped["turns"], scoped["scope"]) == (in_session, {"session_id": "2024-1"})
+    assert as_json("stats", "--store", store, "--user", "nobody")["records"] == 0
 
 
 def test_search_finds_within_the_scope_only(store: str) -> None:

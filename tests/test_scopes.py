@@ -80,3 +80,23 @@ def test_any_id_is_its_own_scope(uid: str) -> None:  # fmt: skip
         mem.remember("theirs", user_id=uid + "x")
         mem.remember("nobody's")
         assert [h.record.text for h in mem.search("mine theirs nobody", user_id=uid)] == ["mine"]
+
+
+@pytest.mark.parametrize("uid", HOSTILE)
+def test_stats_count_one_scope_only(populated: TieredMemory, uid: str) -> None:
+    stats = populated.stats(user_id=uid)
+    assert (stats["turns"], stats["memories"], stats["records"]) == (1, 1, 2)
+    assert stats["scope"] == {"user_id": uid}
+    session = populated.stats(session_id=f"sess-{uid}")
+    assert session["turns"] == 1
+    assert session["memories"] == 0  # remember() gave no session
+    assert set(session["sessions"]) <= {f"sess-{uid}"}
+
+
+async def test_stats_of_the_whole_store_and_async_agree(populated: TieredMemory) -> None:
+    whole = populated.stats()
+    assert whole["records"] == 2 * len(HOSTILE)
+    assert "scope" not in whole
+    scoped = await populated.astats(agent_id=HOSTILE[2])
+    assert scoped["records"] == 1
+    assert scoped == populated.stats(agent_id=HOSTILE[2])

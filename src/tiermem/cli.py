@@ -320,13 +320,16 @@ def context(
 @app.command()
 def stats(
     store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Annotated[str | None, typer.Option("--session", help="session scope")] = None,
     tokenizer: Tokenizer = None,
     config: ConfigFile = None,
     json_output: Json = False,
 ) -> None:
-    """Records in the store, per kind."""
+    """Records in the store per kind, or in one scope with --user, --agent or --session."""
     with _handled(), _open(store, tokenizer, config) as mem:
-        counts = mem.stats()
+        counts = mem.stats(user_id=user, agent_id=agent, session_id=session)
         embedder, tokens = mem.embedder, mem.token_counter.name
         info = {"store": store, "embedder": embedder.name, "dimensions": embedder.dimensions,
                 "tokenizer": tokens}  # fmt: skip
@@ -548,9 +551,13 @@ def _stats_table(data: dict[str, Any]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "scope":
+            shown = ", ".join(f"{name}={scoped!r}" for name, scoped in value.items())
+        elif isinstance(value, dict):
             continue  # metrics of callbacks: not in a fresh process
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        else:
+            shown = f"{value:,}" if isinstance(value, int) else str(value)
+        table.add_row(key, shown)
     return table
 
 

@@ -653,18 +653,23 @@ class TieredMemory:
                 self._sessions.clear()
         return count
 
-    def _stats(self) -> Flow[dict[str, Any]]:
+    def _stats(self, scope: Scope) -> Flow[dict[str, Any]]:
         counts: dict[str, int] = {}
         for kind in Kind:
-            counts[_PLURAL[kind]] = yield Count(Scope(kinds=(kind,)))
+            counts[_PLURAL[kind]] = yield Count(dataclasses.replace(scope, kinds=(kind,)))
         with self._lock:
             sessions = {
                 sid: {"short_term_turns": len(s.window), "short_term_tokens": s.window.tokens,
                       "pending_turns": len(s.medium.pending),
                       "summaries": len(s.medium.summaries)}
                 for sid, s in self._sessions.items()
+                if scope.session_id is None or sid == scope.session_id
             }  # fmt: skip
         stats: dict[str, Any] = {"records": sum(counts.values()), **counts, "sessions": sessions}
+        named = {"user_id": scope.user_id, "agent_id": scope.agent_id,
+                 "session_id": scope.session_id}  # fmt: skip
+        if any(named.values()):
+            stats["scope"] = {k: value for k, value in named.items() if value is not None}
         for handler in self.callbacks:
             snapshot = getattr(handler, "snapshot", None)
             if callable(snapshot):
@@ -828,9 +833,16 @@ class TieredMemory:
         """Delete every record of a user, agent or session (at least one must be named)."""
         return self._drive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
 
-    def stats(self) -> dict[str, Any]:
-        """Record counts per kind, loaded sessions, and metrics of any `MetricsCallback`."""
-        return self._drive(self._stats())
+    def stats(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record counts per kind (within a scope when one is named), the loaded
+        sessions' short-term windows, and metrics of any `MetricsCallback`."""
+        return self._drive(self._stats(self._scope(user_id, agent_id, session_id)))
 
     def optimize(self) -> None:
         """Compact the store and bring its indexes up to date (off the hot path)."""
@@ -987,9 +999,15 @@ class TieredMemory:
         """Async `forget_scope`."""
         return await self._adrive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
 
-    async def astats(self) -> dict[str, Any]:
+    async def astats(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
         """Async `stats`."""
-        return await self._adrive(self._stats())
+        return await self._adrive(self._stats(self._scope(user_id, agent_id, session_id)))
 
     async def aoptimize(self) -> None:
         """Async `optimize`."""
