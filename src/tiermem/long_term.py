@@ -396,6 +396,17 @@ async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+def _table_names(db: Any) -> set[str]:
+    names: set[str] = set()
+    token = None
+    while True:
+        page = db.list_tables(page_token=token)
+        names.update(page.tables)
+        token = page.page_token
+        if not token:
+            return names
+
+
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
 
 
@@ -432,6 +443,13 @@ class LanceStore:
             raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
 
     def _open(self, table: str, embedder: str, dimensions: int) -> Any:
+        existing = _table_names(self._db)
+        if table in existing and _META_TABLE not in existing:
+            # meta is always created first: records without it were written by something else
+            raise SchemaVersionError(
+                f"the store has a {table!r} table but no {_META_TABLE!r}: it was not written "
+                "by this tiermem (or predates schema versions); refusing to mix with it"
+            )
         meta = self._db.create_table(
             _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
         )
