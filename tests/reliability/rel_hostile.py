@@ -32,7 +32,7 @@ from tiermem.records import Kind, MemoryRecord
 
 #: The only errors bad input may raise: each names the argument and the rule it broke.
 ALLOWED = (InvalidInputError, MessageTooLargeError, NotFoundError)
-EXAMPLES = int(os.environ.get("TIERMEM_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("TIERMEM_FUZZ_EXAMPLES", "60"))
 # CI replays the same examples every run (no flaky red builds); locally they vary, and
 # TIERMEM_FUZZ_EXAMPLES raises the count for a longer hunt
 FUZZ = settings(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import rel_hostile as h
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiermem import InvalidInputError, NotFoundError, TieredMemory
@@ -183,7 +183,7 @@ def test_memory_tools_in_a_hostile_scope_reach_no_victim(
 ) -> None:
     victim_ids = victims_rows(mem)
 
-    @h.FUZZ
+    @settings(h.FUZZ, max_examples=max(h.EXAMPLES // 2, 10))  # a registry and a write each
     @given(scope_id=hostile_id, field=st.sampled_from(SCOPE_FIELDS),
            target=st.sampled_from(victim_ids), use_async=st.booleans())  # fmt: skip
     def check(scope_id: str, field: str, target: str, use_async: bool) -> None:
