@@ -113,12 +113,18 @@ class TieredMemory:
         token_counter: TokenCounter | None = None,
         callbacks: Iterable[CallbackHandler] | None = None,
     ) -> None:
+        if config is not None and not isinstance(config, MemoryConfig):
+            rule = f"must be a MemoryConfig, got {type(config).__name__}"
+            raise InvalidInputError("config", rule)
         self.config = config or MemoryConfig()
-        self.uri = os.fspath(uri)
+        self.uri = v.check_uri(uri)
+        v.check_part("token_counter", token_counter, ("name", "count", "count_message"))
+        v.check_part("embedder", embedder, ("name", "dimensions", "embed"))
+        v.check_part("summarizer", summarizer, ("summarize",))
+        self.callbacks: list[CallbackHandler] = v.check_callbacks(callbacks)
         self.token_counter = token_counter or TiktokenCounter(self.config.tokenizer)
         self.embedder = embedder or StaticEmbedder()
         self.summarizer = summarizer or ExtractiveSummarizer()
-        self.callbacks: list[CallbackHandler] = list(callbacks or ())
         self._store = LanceStore(
             self.uri,
             table=self.config.long_term.table,

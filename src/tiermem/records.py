@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -368,3 +369,36 @@ def _strings(argument: str, value: object) -> tuple[object, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidInputError(argument, "must be a list of strings")
     return tuple(value)
+
+
+def check_uri(value: object) -> str:
+    """Where the store is: a folder, ``memory://`` or an object store URI."""
+    uri = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(uri, str):
+        raise InvalidInputError("uri", f"must be a str or a path, got {type(value).__name__}")
+    if not uri.strip():
+        # lancedb would take "" as the current folder: a store nobody asked for
+        raise InvalidInputError("uri", "must name a folder, memory:// or an s3:// URI")
+    return uri
+
+
+def check_part(argument: str, value: object, needs: tuple[str, ...]) -> None:
+    """A pluggable part (None: the default) has what its protocol asks for."""
+    missing = [name for name in needs if not hasattr(value, name)]
+    if value is not None and missing:
+        raise InvalidInputError(
+            argument, f"must have {', '.join(needs)}; a {type(value).__name__} lacks "
+            f"{', '.join(missing)}"
+        )  # fmt: skip
+    dimensions = getattr(value, "dimensions", 1) if argument == "embedder" else 1
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
+        raise InvalidInputError(argument, f"dimensions must be a positive int, got {dimensions!r}")
+
+
+def check_callbacks(value: object) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        rule = f"must be a list of handlers, got {type(value).__name__}"
+        raise InvalidInputError("callbacks", rule)
+    return list(value)

@@ -12,7 +12,7 @@ pinned by a plain regression test.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import rel_hostile as h
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiermem import InvalidInputError, NotFoundError, TieredMemory
+from tiermem import InvalidInputError, NotFoundError, StoreError, TieredMemory
 from tiermem.long_term import _to_table
 from tiermem.records import Kind, MemoryRecord
 
@@ -324,3 +324,33 @@ def test_metadata_keeps_its_documented_shape() -> None:
     with pytest.raises(InvalidInputError, match="metadata"):
         mem.remember("loop", metadata={"a": looped})
     mem.close()
+
+
+@h.FUZZ
+@given(
+    # no other string: any would be a folder, made where the tests run
+    uri=h.wrong.filter(lambda x: not isinstance(x, str)) | st.sampled_from(["", "   ", "\n"]),
+    name=h.hostile_text.filter(lambda s: "/" not in s and s not in ("", ".", "..")),
+    part=st.sampled_from(["config", "embedder", "summarizer", "token_counter", "callbacks"]),
+    value=h.wrong,
+)
+def test_hostile_constructor_arguments_only_raise_documented_errors(
+    uri: Any, name: str, part: str, value: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A bad uri or part is an InvalidInputError naming it; a folder name no file system
+    takes is a StoreError saying the store cannot be opened; nothing else comes out."""
+    with pytest.raises(InvalidInputError) as info:
+        TieredMemory(uri)
+    assert info.value.argument == "uri"
+    iterable = isinstance(value, Iterable) and not isinstance(value, str | bytes)
+    if value is not None and not (part == "callbacks" and iterable):  # any handlers will do
+        with pytest.raises(InvalidInputError) as info:
+            TieredMemory("memory://", **{part: value})
+        assert info.value.argument == part
+    folder = tmp_path_factory.mktemp("hostile") / name[:200]
+    refused: StoreError | None = None
+    try:
+        TieredMemory(folder, config=h.CONFIG).close()
+    except StoreError as exc:
+        refused = exc
+    assert refused is None or str(refused).startswith("cannot open the store")
