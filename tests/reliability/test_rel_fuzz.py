@@ -59,8 +59,9 @@ BY_ID = {"get", "update", "forget"}
 
 
 def memory_ids(known: list[str]) -> st.SearchStrategy[Any]:
-    # half known ids, half anything: one_of picks its branches about evenly
-    return st.sampled_from(known) | (h.hostile_text | h.wrong | st.just("0" * 32))
+    # half known ids, half anything (one_of would flatten the branches and pick evenly)
+    other = h.hostile_text | h.wrong | st.just("0" * 32)
+    return st.booleans().flatmap(lambda pick: st.sampled_from(known) if pick else other)
 
 
 def named_argument(name: str, kwargs: dict[str, Any], exc: Exception) -> bool:
