@@ -116,6 +116,37 @@ def row(s: Sample) -> str:
     )
 
 
+def _sample(
+    mem: TieredMemory,
+    args: argparse.Namespace,
+    rng: random.Random,
+    done: int,
+    add_ms: list[float],
+    batch_ms: list[float],
+    failures: _UpkeepFailures,
+    started: float,
+) -> Sample:
+    """Time ``--queries`` contexts, read RSS, print and return the row."""
+    ctx_ms: list[float] = []
+    tokens = 0
+    for _ in range(args.queries):
+        query = f"when did {rng.choice(_PEOPLE)} go to {rng.choice(_PLACES)}?"
+        t0 = time.perf_counter()
+        ctx = mem.build_context(query, session_id=SESSION, max_tokens=args.max_tokens)
+        ctx_ms.append((time.perf_counter() - t0) * 1000)
+        tokens = max(tokens, ctx.token_count)
+    sample = Sample(
+        turns=done, rss_mb=rss_mb(),
+        add_p50_ms=statistics.median(add_ms) if add_ms else float("nan"),
+        batch_p50_ms=statistics.median(batch_ms) if batch_ms else float("nan"),
+        ctx_p50_ms=percentile(ctx_ms, 0.5), ctx_p95_ms=percentile(ctx_ms, 0.95),
+        ctx_tokens=tokens, upkeep_failures=failures.count,
+        elapsed_s=time.perf_counter() - started,
+    )  # fmt: skip
+    print(row(sample), flush=True)
+    return sample
+
+
 def run(args: argparse.Namespace, store: Path) -> list[Sample]:
     rng = random.Random(args.seed)
     turns = conversation(rng)
@@ -126,6 +157,8 @@ def run(args: argparse.Namespace, store: Path) -> list[Sample]:
     print(HEADER, flush=True)
     with TieredMemory(store, config=MemoryConfig()) as mem:
         done = 0
+        # the baseline: an open store, every module and model loaded, no turn yet
+        samples.append(_sample(mem, args, rng, done, [], [], failures, started))
         add_ms: list[float] = []  # per turn, amortised over a batch
         batch_ms: list[float] = []
         while done < args.turns:
@@ -145,23 +178,7 @@ def run(args: argparse.Namespace, store: Path) -> list[Sample]:
                 add_ms.append(elapsed / size)
                 done += size
             if done % args.every == 0 or done == args.turns:
-                ctx_ms: list[float] = []
-                tokens = 0
-                for _ in range(args.queries):
-                    query = f"when did {rng.choice(_PEOPLE)} go to {rng.choice(_PLACES)}?"
-                    t0 = time.perf_counter()
-                    ctx = mem.build_context(query, session_id=SESSION, max_tokens=args.max_tokens)
-                    ctx_ms.append((time.perf_counter() - t0) * 1000)
-                    tokens = max(tokens, ctx.token_count)
-                sample = Sample(
-                    turns=done, rss_mb=rss_mb(), add_p50_ms=statistics.median(add_ms),
-                    batch_p50_ms=statistics.median(batch_ms) if batch_ms else float("nan"),
-                    ctx_p50_ms=percentile(ctx_ms, 0.5), ctx_p95_ms=percentile(ctx_ms, 0.95),
-                    ctx_tokens=tokens, upkeep_failures=failures.count,
-                    elapsed_s=time.perf_counter() - started,
-                )  # fmt: skip
-                samples.append(sample)
-                print(row(sample), flush=True)
+                samples.append(_sample(mem, args, rng, done, add_ms, batch_ms, failures, started))
                 add_ms, batch_ms = [], []
         stats = mem.stats()
     print(

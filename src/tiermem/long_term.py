@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.background_loop import LOOP
 from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 from lancedb.query import MatchQuery
@@ -265,7 +266,27 @@ def _from_row(row: dict[str, Any]) -> MemoryRecord:
 
 
 def _records(table: pa.Table) -> list[MemoryRecord]:
-    return [_from_row(row) for row in table.to_pylist()]
+    return [_from_row(row) for row in _readable_times(table).to_pylist()]
+
+
+# what Python's datetime can hold, in the column's microseconds since the epoch
+_TIME_RANGE = (-62_135_596_800 * 10**6, 253_402_300_800 * 10**6 - 1)
+
+
+def _readable_times(table: pa.Table) -> pa.Table:
+    """Timestamps clamped to years 1..9999: a row stored out of range fails no read.
+
+    Earlier releases let an aware time outside that range in UTC through validation.
+    """
+    if "timestamp" not in table.column_names:
+        return table
+    column = table.column("timestamp")
+    ints = column.cast(pa.int64())
+    low, high = _TIME_RANGE
+    ints = pc.max_element_wise(pc.min_element_wise(ints, high, skip_nulls=False), low,
+                               skip_nulls=False)  # fmt: skip
+    index = table.column_names.index("timestamp")
+    return table.set_column(index, "timestamp", ints.cast(column.type))
 
 
 def _with_vectors(table: pa.Table) -> list[tuple[MemoryRecord, NDArray[np.float32]]]:
@@ -375,6 +396,17 @@ async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+def _table_names(db: Any) -> set[str]:
+    names: set[str] = set()
+    token = None
+    while True:
+        page = db.list_tables(page_token=token)
+        names.update(page.tables)
+        token = page.page_token
+        if not token:
+            return names
+
+
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
 
 
@@ -411,6 +443,13 @@ class LanceStore:
             raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
 
     def _open(self, table: str, embedder: str, dimensions: int) -> Any:
+        existing = _table_names(self._db)
+        if table in existing and _META_TABLE not in existing:
+            # meta is always created first: records without it were written by something else
+            raise SchemaVersionError(
+                f"the store has a {table!r} table but no {_META_TABLE!r}: it was not written "
+                "by this tiermem (or predates schema versions); refusing to mix with it"
+            )
         meta = self._db.create_table(
             _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
         )

@@ -113,12 +113,18 @@ class TieredMemory:
         token_counter: TokenCounter | None = None,
         callbacks: Iterable[CallbackHandler] | None = None,
     ) -> None:
+        if config is not None and not isinstance(config, MemoryConfig):
+            rule = f"must be a MemoryConfig, got {type(config).__name__}"
+            raise InvalidInputError("config", rule)
         self.config = config or MemoryConfig()
-        self.uri = os.fspath(uri)
+        self.uri = v.check_uri(uri)
+        v.check_part("token_counter", token_counter, ("name", "count", "count_message"))
+        v.check_part("embedder", embedder, ("name", "dimensions", "embed"))
+        v.check_part("summarizer", summarizer, ("summarize",))
+        self.callbacks: list[CallbackHandler] = v.check_callbacks(callbacks)
         self.token_counter = token_counter or TiktokenCounter(self.config.tokenizer)
         self.embedder = embedder or StaticEmbedder()
         self.summarizer = summarizer or ExtractiveSummarizer()
-        self.callbacks: list[CallbackHandler] = list(callbacks or ())
         self._store = LanceStore(
             self.uri,
             table=self.config.long_term.table,
@@ -276,8 +282,12 @@ class TieredMemory:
         user_id: str | None,
         agent_id: str | None,
     ) -> list[MemoryRecord]:
+        # the scope first: a bad session_id is that argument's fault, not a message's
+        v.require_id("session_id", session_id)
+        v.check_id("user_id", user_id)
+        v.check_id("agent_id", agent_id)
         drafts = []
-        for i, message in enumerate(messages):
+        for i, message in enumerate(v.check_messages(messages)):
             if not isinstance(message, Mapping):
                 raise InvalidInputError(f"messages[{i}]", "must be a mapping with role and content")
             unknown = set(message) - {"role", "content", "timestamp", "metadata"}
@@ -439,10 +449,7 @@ class TieredMemory:
         scope = self._scope(user_id, agent_id, session_id, tags)
         if kinds is None:
             return scope
-        try:
-            return dataclasses.replace(scope, kinds=tuple(Kind(k) for k in kinds))
-        except ValueError:
-            raise InvalidInputError("kinds", f"must be among {[k.value for k in Kind]}") from None
+        return dataclasses.replace(scope, kinds=v.check_kinds(kinds))
 
     def _build_context(
         self,
@@ -459,6 +466,7 @@ class TieredMemory:
         session_id = v.require_id("session_id", session_id)
         if query is not None:
             query = v.check_text("query", query)
+        user_id, agent_id = v.check_id("user_id", user_id), v.check_id("agent_id", agent_id)
         # a user's or agent's memory spans their sessions; an anonymous session sees itself
         scope = self._scope(user_id, agent_id, None if (user_id or agent_id) else session_id)
         session = yield from self._session(session_id)
@@ -472,6 +480,7 @@ class TieredMemory:
         if query is not None:
             wanted = max(self.config.context.max_candidates,
                          budget * self.config.context.candidates_per_1k_tokens // 1000)  # fmt: skip
+            wanted = min(wanted, v.MAX_K)  # a 1M-token budget is no bad `k` of the caller's
             hits = yield from self._search(query, wanted, scope, emit_event=False)
             hits += yield from self._neighbors(hits, scope)
         candidates = self._candidates(units, summaries, hits)
@@ -615,6 +624,10 @@ class TieredMemory:
             tokens = message_tokens(self.token_counter, turn_message(updated))
         else:
             tokens = self.token_counter.count(memory_line(updated))
+        if tokens > self._message_limit():
+            raise MessageTooLargeError(
+                "text", f"has {tokens} tokens, more than the largest context"
+            )
         updated = dataclasses.replace(updated, tokens=tokens)
         yield Upsert([updated], self.embedder.embed([self._embedding_text(updated)]))
         with self._lock:
@@ -685,17 +698,13 @@ class TieredMemory:
     def _import(
         self, items: Iterable[tuple[MemoryRecord, NDArray[np.float32]]], batch_size: int
     ) -> Flow[int]:
-        dim = self.embedder.dimensions
+        batch_size = v.check_batch_size(batch_size)
+        checked = self._checked_items(items)  # all of them: a bad one must not follow a write
         batch: list[tuple[MemoryRecord, NDArray[np.float32]]] = []
         total = 0
-        for item in [*items, None]:
+        for item in [*checked, None]:
             if item is not None:
-                record, vector = item
-                if np.shape(vector) != (dim,):
-                    raise InvalidInputError(
-                        "vector", f"of {record.id!r} must have {dim} dimensions"
-                    )
-                batch.append((record, np.asarray(vector, dtype=np.float32)))
+                batch.append(item)
             if batch and (item is None or len(batch) >= batch_size):
                 # upsert by id: importing the same file twice does not duplicate
                 yield Upsert([r for r, _ in batch], np.stack([vec for _, vec in batch]))
@@ -704,6 +713,26 @@ class TieredMemory:
         with self._lock:
             self._sessions.clear()  # restored from the store on next use
         return total
+
+    def _checked_items(
+        self, items: Iterable[tuple[MemoryRecord, NDArray[np.float32]]]
+    ) -> list[tuple[MemoryRecord, NDArray[np.float32]]]:
+        if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+            raise InvalidInputError("items", "must be an iterable of (record, vector) pairs")
+        dim = self.embedder.dimensions
+        checked = []
+        for i, item in enumerate(items):
+            if not isinstance(item, tuple | list) or len(item) != 2:
+                raise InvalidInputError(f"items[{i}]", "must be a (record, vector) pair")
+            record = v.check_record(f"items[{i}]", item[0])
+            try:
+                vector = np.asarray(item[1], dtype=np.float32)
+            except (TypeError, ValueError, OverflowError):
+                vector = np.zeros(0, dtype=np.float32)
+            if vector.shape != (dim,) or not np.all(np.isfinite(vector)):
+                raise InvalidInputError(f"items[{i}].vector", f"must be {dim} finite numbers")
+            checked.append((record, vector))
+        return checked
 
     def _optimize(self) -> Flow[None]:
         started = time.perf_counter()
@@ -852,6 +881,9 @@ class TieredMemory:
         self, *, batch_size: int = 1_000
     ) -> Iterator[tuple[MemoryRecord, NDArray[np.float32]]]:
         """Every record with its vector, page by page: what `import_records` takes back."""
+        return self._pages(v.check_batch_size(batch_size))
+
+    def _pages(self, batch_size: int) -> Iterator[tuple[MemoryRecord, NDArray[np.float32]]]:
         offset = 0
         while True:
             page = self._drive(self._export_page(offset, batch_size))
@@ -1013,10 +1045,15 @@ class TieredMemory:
         """Async `optimize`."""
         await self._adrive(self._optimize())
 
-    async def aexport_records(
+    def aexport_records(
         self, *, batch_size: int = 1_000
     ) -> AsyncIterator[tuple[MemoryRecord, NDArray[np.float32]]]:
-        """Async `export_records`."""
+        """Async `export_records` (iterate it with ``async for``)."""
+        return self._apages(v.check_batch_size(batch_size))
+
+    async def _apages(
+        self, batch_size: int
+    ) -> AsyncIterator[tuple[MemoryRecord, NDArray[np.float32]]]:
         offset = 0
         while True:
             page = await self._adrive(self._export_page(offset, batch_size))

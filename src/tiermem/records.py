@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import numbers
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 _MAX_ID_CHARS = 512
 _MAX_TAGS = 64
+_MAX_METADATA_DEPTH = 64
 
 
 class Kind(StrEnum):
@@ -140,10 +144,18 @@ def require_id(argument: str, value: object) -> str:
     return checked
 
 
+def _real(argument: str, value: object) -> float:
+    """A real number as a float; an int beyond float's range is refused, not an OverflowError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(argument, f"must be a number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidInputError(argument, "is too large for a float") from None
+
+
 def check_importance(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError("importance", f"must be a number, got {type(value).__name__}")
-    number = float(value)
+    number = _real("importance", value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         raise InvalidInputError("importance", f"must be within [0, 1], got {value!r}")
     return number
@@ -167,31 +179,82 @@ def check_metadata(value: object) -> dict[str, Any]:
         raise InvalidInputError("metadata", f"must be a mapping, got {type(value).__name__}")
     try:
         # stored as JSON: what cannot round-trip is refused now, not corrupted later
-        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
+        text = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+        data = dict(json.loads(text))
+    except UnicodeEncodeError:
+        raise InvalidInputError("metadata", "must be valid unicode (no lone surrogates)") from None
+    except RecursionError:
+        raise InvalidInputError("metadata", _TOO_DEEP) from None
     except (TypeError, ValueError) as exc:
         raise InvalidInputError("metadata", f"must be JSON-serialisable ({exc})") from None
+    if _depth(data) > _MAX_METADATA_DEPTH:
+        # every read parses it again, perhaps deep in a caller's stack
+        raise InvalidInputError("metadata", _TOO_DEEP)
+    return data
+
+
+_TOO_DEEP = f"must not nest deeper than {_MAX_METADATA_DEPTH} levels"
+
+
+def _depth(data: object) -> int:
+    """How deeply JSON data nests, counted without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def check_timestamp(value: object) -> datetime:
+    """A time in UTC (naive means UTC) whose UTC value lies within years 1 to 9999.
+
+    Kept in UTC because the store keeps it so: a record reads back as it was written.
+    """
     if value is None:
         return now()
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise InvalidInputError("timestamp", "must be finite")
         try:
-            return datetime.fromtimestamp(float(value), UTC)
+            offset = value.utcoffset()
+        except (ValueError, TypeError) as exc:
+            rule = f"has a tzinfo with no valid UTC offset ({exc})"
+            raise InvalidInputError("timestamp", rule) from None
+        if offset is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError, TypeError):
+            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
+        if math.isnan(seconds):
+            raise InvalidInputError("timestamp", "must be a number of seconds, got NaN")
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise InvalidInputError("timestamp", f"is out of range: {value!r}") from None
+            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
     raise InvalidInputError(
         "timestamp", f"must be a datetime or epoch seconds, got {type(value).__name__}"
     )
 
 
+_CALENDAR = "must lie within years 1 to 9999 in UTC, got {!r}"
+
+
+#: The most hits one search returns.
+MAX_K = 10_000
+
+
 def check_k(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
-        raise InvalidInputError("k", f"must be an int within [1, 10000], got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
+        raise InvalidInputError("k", f"must be an int within [1, {MAX_K}], got {value!r}")
     return value
 
 
@@ -213,3 +276,129 @@ def check_tool_metadata(role: str, metadata: Mapping[str, Any]) -> None:
         or not all(isinstance(c, Mapping) and isinstance(c.get("id"), str) for c in calls)
     ):
         raise InvalidInputError("metadata", "tool_calls must be a list of objects with an 'id'")
+
+
+def check_messages(value: object) -> list[Any]:
+    """A bulk of messages: any iterable of them, but not one message or one string."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInputError(
+            "messages", f"must be a list of mappings, got {type(value).__name__}"
+        )
+    return list(value)
+
+
+def check_kinds(value: object) -> tuple[Kind, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInputError("kinds", f"must be a list among {[k.value for k in Kind]}")
+    try:
+        return tuple(Kind(k) for k in value)
+    except (TypeError, ValueError):
+        raise InvalidInputError("kinds", f"must be among {[k.value for k in Kind]}") from None
+
+
+_MAX_BATCH = 100_000
+
+
+def check_batch_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_BATCH:
+        raise InvalidInputError(
+            "batch_size", f"must be an int within [1, {_MAX_BATCH}], got {value!r}"
+        )
+    return value
+
+
+_MAX_RECORD_ID = 64
+_INT64, _INT32 = 2**63, 2**31  # the store's seq and tokens columns
+
+
+def check_record(argument: str, value: object) -> MemoryRecord:
+    """A record to import, held to the rules every write path keeps (normalised like them).
+
+    An import is a write like any other: a field no call would have stored could
+    otherwise make the record unreadable, or unreachable by `get` and `forget`.
+    """
+    if not isinstance(value, MemoryRecord):
+        raise InvalidInputError(argument, f"must be a MemoryRecord, got {type(value).__name__}")
+    try:
+        return _checked_record(value)
+    except InvalidInputError as exc:
+        raise type(exc)(f"{argument}.{exc.argument}", exc.rule) from None
+
+
+def _checked_record(record: MemoryRecord) -> MemoryRecord:
+    rid = record.id
+    # ids are ours (hex); filters only ever match ids of ASCII letters and digits
+    if not isinstance(rid, str) or not (0 < len(rid) <= _MAX_RECORD_ID and rid.isascii()
+                                        and rid.isalnum()):  # fmt: skip
+        raise InvalidInputError(
+            "id", f"must be 1 to {_MAX_RECORD_ID} ASCII letters or digits, got {rid!r}"
+        )
+    try:
+        kind = Kind(record.kind)
+    except (TypeError, ValueError):
+        raise InvalidInputError("kind", f"must be among {[k.value for k in Kind]}") from None
+    is_turn = kind is Kind.TURN
+    return dataclasses.replace(
+        record, kind=kind,
+        role=check_role(record.role) if is_turn or record.role is not None else None,
+        session_id=check_id("session_id", record.session_id, optional=not is_turn),
+        text=check_text("text", record.text, allow_empty=True),
+        user_id=check_id("user_id", record.user_id),
+        agent_id=check_id("agent_id", record.agent_id),
+        timestamp=_record_time(record.timestamp), seq=_bounded("seq", record.seq, -1, _INT64),
+        importance=check_importance(record.importance), tags=check_tags(record.tags),
+        metadata=check_metadata(record.metadata),
+        covers=tuple(require_id("covers", c) for c in _strings("covers", record.covers)),
+        tokens=_bounded("tokens", record.tokens, 0, _INT32),
+    )  # fmt: skip
+
+
+def _record_time(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidInputError("timestamp", f"must be a datetime, got {type(value).__name__}")
+    return check_timestamp(value)
+
+
+def _bounded(argument: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value < high:
+        raise InvalidInputError(argument, f"must be an int within [{low}, {high}), got {value!r}")
+    return value
+
+
+def _strings(argument: str, value: object) -> tuple[object, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInputError(argument, "must be a list of strings")
+    return tuple(value)
+
+
+def check_uri(value: object) -> str:
+    """Where the store is: a folder, ``memory://`` or an object store URI."""
+    uri = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(uri, str):
+        raise InvalidInputError("uri", f"must be a str or a path, got {type(value).__name__}")
+    if not uri.strip():
+        # lancedb would take "" as the current folder: a store nobody asked for
+        raise InvalidInputError("uri", "must name a folder, memory:// or an s3:// URI")
+    return uri
+
+
+def check_part(argument: str, value: object, needs: tuple[str, ...]) -> None:
+    """A pluggable part (None: the default) has what its protocol asks for."""
+    missing = [name for name in needs if not hasattr(value, name)]
+    if value is not None and missing:
+        raise InvalidInputError(
+            argument, f"must have {', '.join(needs)}; a {type(value).__name__} lacks "
+            f"{', '.join(missing)}"
+        )  # fmt: skip
+    dimensions = getattr(value, "dimensions", 1) if argument == "embedder" else 1
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
+        raise InvalidInputError(argument, f"dimensions must be a positive int, got {dimensions!r}")
+
+
+def check_callbacks(value: object) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        rule = f"must be a list of handlers, got {type(value).__name__}"
+        raise InvalidInputError("callbacks", rule)
+    return list(value)

@@ -2,7 +2,7 @@
 
 Spawned children import this module by name, so it must stay importable on its own:
 pytest puts this folder on ``sys.path`` for the tests here, multiprocessing hands
-that path to spawned children, and ``subprocess`` children run this file as a script.
+that path to its children, and ``subprocess`` children run this file as a script.
 """
 
 from __future__ import annotations
@@ -171,16 +171,26 @@ def audit_store(
         }
 
 
-def crash_ingest(uri: str, session_id: str, optimize_every: int | None, mode: str) -> None:
-    """Write turns until killed; print each id only after its write returned.
+#: Imported once by the crash tests' fork server, so each child starts in a second,
+#: not in several: every module here imports without starting a thread. LanceDB
+#: starts one, so it must never be among them (under fork, its children fail silently).
+PRELOAD = ["numpy", "pyarrow", "pyarrow.compute", "pydantic", "tiktoken", "lance_namespace",
+           "lance_namespace_urllib3_client"]  # fmt: skip
 
-    Waits for a line on stdin before it opens the store, so the parent can start the
-    slow import ahead of the round, and the store is read only once the previous
-    round's writer is dead. In ``optimize`` mode, an explicit optimize runs after
-    every few turns, framed by ``optimize``/``optimized`` lines to aim the kill at.
+
+def crash_child(
+    out: Any, go: Any, uri: str, session_id: str, optimize_every: int | None, mode: str
+) -> None:
+    """Write turns until killed; send each id only after its write returned.
+
+    Waits for ``go`` before it opens the store, so the parent can start children
+    ahead of their round, and the store is read only once the previous round's
+    writer is dead. Every message is one write to a pipe, shorter than PIPE_BUF, so
+    a kill never splits one. In ``optimize`` mode, an explicit optimize runs after
+    every few turns, framed by ``optimize``/``optimized`` messages to aim the kill at.
     """
-    print("ready", flush=True)
-    sys.stdin.readline()
+    out.send_bytes(b"ready")
+    go.wait()
     with TieredMemory(uri, config=small_config(optimize_every)) as mem:
         i = 0
         while True:
@@ -191,14 +201,12 @@ def crash_ingest(uri: str, session_id: str, optimize_every: int | None, mode: st
                 ids = [r.id for r in mem.add_messages(batch, session_id=session_id)]
             else:
                 ids = [mem.add_message("user", f"crash turn {i} Lisbon", session_id=session_id).id]
-            # one write() of whole lines (< PIPE_BUF) is atomic: a kill never splits an id
-            sys.stdout.write("".join(f"{x}\n" for x in ids))
-            sys.stdout.flush()
+            out.send_bytes(" ".join(ids).encode())
             i += 1
             if mode == "optimize" and i % 6 == 0:
-                print("optimize", flush=True)
+                out.send_bytes(b"optimize")
                 mem.optimize()
-                print("optimized", flush=True)
+                out.send_bytes(b"optimized")
 
 
 def fault_probe(uri: str, filler: str | None, keep_free: int) -> None:
@@ -272,10 +280,7 @@ def fault_probe(uri: str, filler: str | None, keep_free: int) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    if command == "crash":
-        every = None if args[2] == "none" else int(args[2])
-        crash_ingest(args[0], args[1], every, args[3])
-    elif command == "fault":
+    if command == "fault":
         fault_probe(args[0], args[1] if args[1] != "none" else None, int(args[2]))
     else:
         raise SystemExit(f"unknown command {command!r}")

@@ -1,96 +1,110 @@
 """SIGKILL a writer at random moments: no acknowledged write is lost, nothing is torn.
 
 Each round runs a child process that writes turns into the same session of the same
-store and prints every id once its call has returned; the parent kills it mid-write
-(or mid-optimize), then reads the store back with a fresh instance.
+store and sends every id once its call has returned; the parent kills it after a
+random number of acknowledged writes (so mid-write, often mid-compaction) or inside
+an explicit optimize, then reads the store back with a fresh instance.
+
+Children come from a fork server that imported the heavy, thread-free modules once
+(`rel_workers.PRELOAD`); each imports LanceDB itself, after the fork.
 """
 
 from __future__ import annotations
 
-import os
+import multiprocessing
 import random
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rel_workers as w
 
 from tiermem import TieredMemory
 
-WORKER = Path(w.__file__).resolve()
 SESSION = "crash"  # one session across rounds: each child restores it after a crash
-INGEST_ROUNDS = 6
+INGEST_ROUNDS = 10
 OPTIMIZE_ROUNDS = 2
+AHEAD = 3  # children started before their round, so their start overlaps earlier rounds
 
 
 @dataclass
 class Child:
-    """A writer process and the lines it printed, with the time each arrived."""
+    """A writer process and the messages it sent, with the time each arrived."""
 
-    proc: subprocess.Popen[str]
-    lines: list[tuple[float, str]] = field(default_factory=list)
+    proc: Any
+    go: Any
+    messages: list[tuple[float, str]] = field(default_factory=list)
     reader: threading.Thread | None = None
 
-    def start_reading(self) -> None:
+    def start_reading(self, conn: Any) -> None:
         def pump() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append((time.monotonic(), line.strip()))
+            while True:
+                try:
+                    message = conn.recv_bytes().decode()
+                except (EOFError, OSError):
+                    return  # the child is dead: its end of the pipe closed
+                self.messages.append((time.monotonic(), message))
 
         self.reader = threading.Thread(target=pump, daemon=True)
         self.reader.start()
 
-    def wait_for(self, text: str, count: int, timeout: float) -> bool:
+    def count(self, text: str) -> int:
+        return sum(1 for _, m in list(self.messages) if m == text)
+
+    def wait_until(self, done: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if sum(1 for _, line in list(self.lines) if line == text) >= count:
+            if done():
                 return True
-            if self.proc.poll() is not None:
+            if not self.proc.is_alive():
                 return False
             time.sleep(0.002)
         return False
 
     def kill(self) -> None:
         self.proc.kill()  # SIGKILL: no handler, no flush, no cleanup
-        self.proc.wait(30)
+        self.proc.join(30)
         if self.reader is not None:
             self.reader.join(30)
 
     def acked(self) -> list[str]:
-        return [line for _, line in self.lines if len(line) == 32 and line.isalnum()]
+        return [x for _, m in self.messages for x in m.split() if len(x) == 32 and x.isalnum()]
+
+    def writes(self) -> int:
+        return sum(1 for _, m in list(self.messages) if m not in ("ready", "optimize", "optimized"))
 
 
-def spawn(uri: str, optimize_every: int | None, mode: str, stderr: Path) -> Child:
-    env = {**os.environ, "LANCEDB_LOG": "error"}
-    every = "none" if optimize_every is None else str(optimize_every)
-    with stderr.open("a") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), "crash", uri, SESSION, every, mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
-        )  # fmt: skip
-    child = Child(proc)
-    child.start_reading()
+def spawn(ctx: Any, uri: str, optimize_every: int | None, mode: str) -> Child:
+    reader, writer = ctx.Pipe(duplex=False)
+    go = ctx.Event()
+    proc = ctx.Process(
+        target=w.crash_child, args=(writer, go, uri, SESSION, optimize_every, mode), daemon=True
+    )
+    proc.start()
+    writer.close()  # the child holds the only writing end: its death is our EOF
+    child = Child(proc, go)
+    child.start_reading(reader)
     return child
 
 
 def kill_mid_round(child: Child, mode: str, rng: random.Random) -> bool:
     """Let the child write, SIGKILL it at a random moment; True if it was mid-optimize."""
-    assert child.proc.stdin is not None
-    child.proc.stdin.write("go\n")
-    child.proc.stdin.flush()
+    child.go.set()
     if mode == "ingest":
-        time.sleep(rng.uniform(0.2, 0.9))
+        # a few acknowledged writes, then a moment into the next one (or its upkeep)
+        target = rng.randint(1, 10)
+        assert child.wait_until(lambda: child.writes() >= target, 60), "no writes acknowledged"
+        time.sleep(rng.uniform(0.0, 0.04))
     else:
-        assert child.wait_for("optimize", rng.randint(1, 2), 60), "no optimize started"
+        wanted = rng.randint(1, 2)
+        assert child.wait_until(lambda: child.count("optimize") >= wanted, 60), "no optimize"
         time.sleep(rng.uniform(0.0, 0.03))
-    alive = child.proc.poll() is None
+    alive = child.proc.is_alive()
     child.kill()
-    assert alive, "the writer died before the kill (see children.err)"
-    texts = [line for _, line in child.lines]
-    return texts.count("optimize") > texts.count("optimized")
+    assert alive, "the writer died before the kill"
+    return child.count("optimize") > child.count("optimized")
 
 
 def check_store(uri: str, acked: list[str], context: str) -> None:
@@ -102,6 +116,8 @@ def check_store(uri: str, acked: list[str], context: str) -> None:
     # every row parsed (the export ran through) and the export agrees with the counts
     assert audit["rows"] == audit["records_stat"], context
     assert audit["turns"] == audit["turns_stat"], context
+    # the session's turns are one unbroken sequence: no half-written batch is visible
+    assert audit["seqs"][SESSION] == list(range(len(audit["seqs"][SESSION]))), context
 
 
 def test_sigkill_mid_write_loses_no_acknowledged_turn(tmp_path: Path) -> None:
@@ -109,34 +125,35 @@ def test_sigkill_mid_write_loses_no_acknowledged_turn(tmp_path: Path) -> None:
     TieredMemory(uri, config=w.small_config()).close()
     seed = random.randrange(2**32)
     rng = random.Random(seed)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(w.PRELOAD)
     # even rounds compact in the background every 4 rows, so kills land inside upkeep too
     plan: list[tuple[int | None, str]] = [
         (4 if i % 2 == 0 else None, "ingest") for i in range(INGEST_ROUNDS)
     ] + [(None, "optimize")] * OPTIMIZE_ROUNDS
     acked: list[str] = []
     during_optimize = 0
-    stderr = tmp_path / "children.err"
     started: list[Child] = []
 
     def child_for(i: int) -> Child:
-        # children start two rounds ahead, so their slow imports overlap the rounds
-        while len(started) < min(i + 3, len(plan)):
+        while len(started) < min(i + 1 + AHEAD, len(plan)):
             every, mode = plan[len(started)]
-            started.append(spawn(uri, every, mode, stderr))
+            started.append(spawn(ctx, uri, every, mode))
         return started[i]
 
     try:
         for i, (_, mode) in enumerate(plan):
             child = child_for(i)
-            assert child.wait_for("ready", 1, 120), f"round {i}: child did not start"
+            assert child.wait_until(lambda c=child: c.count("ready") == 1, 120), f"round {i}"
             during_optimize += kill_mid_round(child, mode, rng)
-            acked += child.acked()
+            round_acked = child.acked()
+            assert round_acked, f"round {i}: nothing acknowledged before the kill"
+            acked += round_acked
             check_store(uri, acked, f"round {i} (seed {seed}): {len(acked)} acknowledged")
     finally:
         for child in started:
-            if child.proc.poll() is None:
+            if child.proc.is_alive():
                 child.kill()
-    assert len(acked) > 0
     print(f"{len(plan)} SIGKILL rounds survived ({during_optimize} inside an optimize, seed "
           f"{seed}): {len(acked)} acknowledged turns, 0 lost, 0 torn")  # fmt: skip
     assert during_optimize >= 1, "no kill landed inside an optimize"

@@ -1,454 +1,357 @@
 """Hostile input, property-based, over the whole public API, sync and async.
 
 Every argument of every call gets arbitrary unicode, control characters, huge
-strings, NaN/inf and values of the wrong type. Only documented errors may come out
-(`InvalidInputError`, `MessageTooLargeError`, `NotFoundError`), a rejected call
-leaves the store and the in-memory tiers exactly as they were, and the store stays
-readable. Scope ids carrying quotes, SQL, wildcards or LanceDB filter syntax never
-widen what a search or a context sees.
+strings, NaN/inf, out-of-calendar times and values of the wrong type. Only
+documented errors may come out (`InvalidInputError`, `MessageTooLargeError`,
+`NotFoundError`), each naming an argument the caller passed; a rejected call leaves
+the store and the in-memory tiers exactly as they were; whatever is accepted reads
+back and leaves the store searchable. Below the properties, each bug they found is
+pinned by a plain regression test.
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
-import os
-import unicodedata
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Any, cast
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
 
+import lancedb
 import numpy as np
+import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+import rel_hostile as h
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tiermem import (
-    InvalidInputError,
-    MemoryConfig,
-    MessageTooLargeError,
-    NotFoundError,
-    TieredMemory,
-)
+from tiermem import InvalidInputError, NotFoundError, StoreError, TieredMemory
+from tiermem.long_term import _to_table
+from tiermem.records import Kind, MemoryRecord
 
-ALLOWED = (InvalidInputError, MessageTooLargeError, NotFoundError)
-# CI replays the same examples every run (no flaky red builds); locally they vary, and
-# TIERMEM_FUZZ_EXAMPLES raises the count for a longer hunt
-FUZZ = settings(
-    max_examples=int(os.environ.get("TIERMEM_FUZZ_EXAMPLES", "120")),
-    deadline=None,
-    derandomize=bool(os.environ.get("CI")),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-CONFIG = MemoryConfig(
-    tokenizer="cl100k_base",
-    short_term={"max_tokens": 120},
-    medium_term={"trigger_tokens": 80, "summary_tokens": 60, "max_summaries": 3},
-    long_term={"optimize_every": None},
-)
-
-# --- strategies ------------------------------------------------------------------
-
-INJECTIONS = [
-    "' OR '1'='1", "') OR (1=1", "x' OR user_key IS NOT NULL OR 'a'='a", "' --", "/*", "*/",
-    "%", "_", "*", "?", "\\", "\\'", '"', "`", ";", "NULL", "true", "1=1", "user_key",
-    "array_has_any(tag_keys, ['x'])", "kind IN ('turn')", "'; DROP TABLE records; --",
-    "text:zebra OR user_id:*", "$where", "${jndi:x}", "{{7*7}}", "\u202e\u200b\ufeff",
-]  # fmt: skip
-control = st.characters(max_codepoint=0x1F) | st.sampled_from("\x7f\x85\u2028\u2029\u200b")
-surrogate = st.characters(categories=["Cs"])
-any_char = st.characters(exclude_categories=()) | control
-text_any = st.text(any_char, max_size=40) | st.text(st.characters() | control, max_size=40)
-huge = st.builds(lambda s, n: s * n, st.text(any_char, min_size=1, max_size=4),
-                 st.integers(2_000, 60_000))  # fmt: skip
-injection = st.sampled_from(INJECTIONS) | st.builds(
-    lambda a, b: a + b, st.sampled_from(INJECTIONS), st.sampled_from(INJECTIONS)
-)
-hostile_text = text_any | huge | injection | st.text(surrogate, min_size=1, max_size=3)
-numbers = (
-    st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308, 5e-324, True, False])
-    | st.decimals(allow_nan=True) | st.complex_numbers(max_magnitude=10)
-)  # fmt: skip
-scalars = st.none() | st.booleans() | numbers | text_any | st.binary(max_size=10)
-wrong = (
-    scalars | st.lists(scalars, max_size=4) | st.tuples(scalars, scalars)
-    | st.dictionaries(text_any, scalars, max_size=3) | st.sets(st.integers(), max_size=3)
-    | st.builds(object) | st.builds(bytearray, st.binary(max_size=5))
-    | st.builds(np.float32, st.floats(width=32)) | st.builds(np.array, st.lists(st.integers()))
-)  # fmt: skip
-json_value = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | text_any,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text_any, inner, max_size=3),
-    max_leaves=8,
-)
-# aware datetimes whose UTC value stays within years 1..9999 (see the known finding)
-datetimes = st.datetimes(
-    min_value=datetime(2, 1, 1), max_value=datetime(9998, 1, 1),
-    timezones=cast(Any, st.none() | st.timezones() | st.builds(
-        timezone, st.timedeltas(timedelta(hours=-23), timedelta(hours=23)))),
-)  # fmt: skip
-
-valid_id = st.sampled_from(["u1", "u2", "s1", "agent-7", "ümlaut-東京"])
-valid_text = st.text(st.characters(categories=["L", "N", "Zs"]), min_size=1, max_size=60)
-valid: dict[str, st.SearchStrategy[Any]] = {
-    "role": st.sampled_from(["user", "assistant", "system"]),
-    "content": valid_text | text_any | huge, "text": valid_text | text_any,
-    "query": valid_text | text_any | huge,
-    "session_id": valid_id, "user_id": valid_id | st.none(), "agent_id": valid_id | st.none(),
-    "timestamp": st.none() | datetimes | st.floats(0, 4e9),
-    "metadata": st.none() | st.dictionaries(st.text(max_size=8), json_value, max_size=3),
-    "importance": st.floats(0, 1), "tags": st.lists(valid_id, max_size=3),
-    "k": st.integers(1, 50), "max_tokens": st.integers(1, 3_000),
-}  # fmt: skip
-
-
-spoiler = hostile_text | wrong | numbers
-
-
-@st.composite
-def call_args(draw: st.DrawFn, names: list[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Valid arguments (some left out, for the defaults), then zero to two spoiled.
-
-    Mostly valid calls get past the first check to the next ones, and into the store.
-    """
-    kwargs = {n: draw(valid[n]) for n in names if n in required or draw(st.booleans())}
-    for n in draw(st.lists(st.sampled_from(names), max_size=2, unique=True)):
-        kwargs[n] = draw(spoiler)
-    return kwargs
-
-
-message = st.one_of(
-    call_args(["role", "content", "timestamp", "metadata"], ("role", "content")),
-    call_args(["role", "content", "timestamp", "metadata"], ("role", "content")),
-    st.dictionaries(text_any, wrong, max_size=3),
-    wrong,
-)
-messages: st.SearchStrategy[Any] = (
-    st.lists(message, max_size=4) | st.tuples(message) | st.just([]) | st.just(())
-)
-
-
-def _has_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_surrogate(v) for v in value)
-    return False
-
-
-def known_finding(name: str, kwargs: dict[str, Any]) -> bool:
-    """Inputs that hit a reported bug; each has its own strict xfail test below.
-
-    Left out here so the properties keep checking everything else.
-    """
-    if name in {"build_context", "abuild_context"} and any(
-        isinstance(kwargs.get(k), np.ndarray) for k in ("user_id", "agent_id")
-    ):
-        return True  # `user_id or agent_id` is evaluated before the ids are checked
-    metas = [kwargs.get("metadata")]
-    msgs = kwargs.get("messages")
-    if "messages" in kwargs:
-        if not isinstance(msgs, list | tuple):
-            return True  # not iterable: TypeError instead of InvalidInputError
-        metas += [m.get("metadata") for m in msgs if isinstance(m, dict)]
-    if any(isinstance(m, dict) and _has_surrogate(m) for m in metas):
-        return True  # lone surrogates in metadata: StoreError at insert
-    importance = kwargs.get("importance")
-    return isinstance(importance, int) and abs(importance) > 1e308  # OverflowError
-
-
+WRITES = {"add_message", "add_messages", "remember", "update", "import_records"}
 METHODS: dict[str, st.SearchStrategy[Any]] = {
-    "add_message": call_args(
+    "add_message": h.call_args(
         ["role", "content", "session_id", "user_id", "agent_id", "timestamp", "metadata"],
         ("role", "content"),
     ),
     "add_messages": st.builds(
         lambda base, msgs: {**base, "messages": msgs},
-        call_args(["session_id", "user_id", "agent_id"]), messages,
+        h.call_args(["session_id", "user_id", "agent_id"]), h.messages,
     ),
-    "remember": call_args(
+    "remember": h.call_args(
         ["text", "user_id", "agent_id", "session_id", "importance", "tags", "metadata"],
         ("text",),
     ),
-    "search": call_args(["query", "k", "user_id", "agent_id", "session_id", "tags"], ("query",)),
-    "build_context": call_args(["query", "session_id", "user_id", "agent_id", "max_tokens"]),
+    "search": h.call_args(["query", "k", "user_id", "agent_id", "session_id", "tags"], ("query",)),
+    "build_context": h.call_args(["query", "session_id", "user_id", "agent_id", "max_tokens"]),
     "get": st.just({}),
-    "update": call_args(["text", "importance", "tags", "metadata"]),
+    "update": h.call_args(["text", "importance", "tags", "metadata"]),
     "forget": st.just({}),
+    "records": h.call_args(["user_id", "agent_id", "session_id", "kinds", "tags"]),
+    "forget_scope": h.call_args(["user_id", "agent_id", "session_id"]),
+    "export_records": h.call_args(["batch_size"]),
+    "import_records": st.builds(
+        lambda base, items: {**base, "items": items}, h.call_args(["batch_size"]), h.import_items
+    ),
 }  # fmt: skip
-
-# --- harness ---------------------------------------------------------------------
-
-
-def seeded() -> tuple[TieredMemory, list[str]]:
-    mem = TieredMemory("memory://", config=CONFIG)
-    ids = []
-    for i in range(10):
-        ids.append(mem.add_message("user", f"turn {i} about zebra crossings in Lisbon",
-                                   session_id="s1", user_id="u1").id)  # fmt: skip
-    ids.append(mem.remember("Likes zebras", user_id="u1", tags=["pref"]).id)
-    ids.append(mem.add_message("assistant", "noted", session_id="s2", agent_id="agent-7").id)
-    return mem, ids
+BY_ID = {"get", "update", "forget"}
 
 
-def snapshot(mem: TieredMemory) -> tuple[Any, ...]:
-    """Everything a call could change: every row with its vector, and the tiers."""
-    rows = sorted(
-        (r.id, r.kind, r.text, r.role, r.session_id, r.user_id, r.agent_id, r.seq,
-         r.importance, r.tags, repr(r.metadata), r.covers, r.tokens, r.timestamp, v.tobytes())
-        for r, v in mem.export_records()
-    )  # fmt: skip
-    stats = mem.stats()
-    return tuple(rows), repr(stats["sessions"])
+def memory_ids(known: list[str]) -> st.SearchStrategy[Any]:
+    # half known ids, half anything (one_of would flatten the branches and pick evenly)
+    other = h.hostile_text | h.wrong | st.just("0" * 32)
+    return st.booleans().flatmap(lambda pick: st.sampled_from(known) if pick else other)
 
 
-def memory_ids(mem_ids: list[str]) -> st.SearchStrategy[Any]:
-    # half known ids, half anything: one_of picks its branches about evenly
-    return st.sampled_from(mem_ids) | (hostile_text | wrong | st.just("0" * 32))
-
-
-class Runner:
-    """Calls a method by name, sync or async (one event loop for the whole test)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-
-    def __call__(self, mem: TieredMemory, name: str, use_async: bool, kwargs: Any) -> Any:
-        if use_async:
-            method: Callable[..., Any] = getattr(mem, "a" + name)
-            return self.loop.run_until_complete(method(**kwargs))
-        return getattr(mem, name)(**kwargs)
-
-    def close(self) -> None:
-        self.loop.close()
+def named_argument(name: str, kwargs: dict[str, Any], exc: Exception) -> bool:
+    """Does the error name an argument of this call (``messages[2].content`` names messages)?"""
+    if isinstance(exc, NotFoundError):
+        return name in BY_ID
+    assert isinstance(exc, InvalidInputError)
+    assert exc.rule
+    assert str(exc) == f"{exc.argument}: {exc.rule}"
+    root = exc.argument.split("[")[0].split(".")[0]
+    passed = set(kwargs) | ({"scope"} if name == "forget_scope" else set())
+    return root in passed
 
 
 @pytest.fixture
-def runner() -> Iterator[Runner]:
-    r = Runner()
+def runner() -> Iterator[h.Runner]:
+    r = h.Runner()
     yield r
     r.close()
 
 
 @pytest.mark.parametrize("name", list(METHODS))
-def test_hostile_arguments_only_raise_documented_errors(name: str, runner: Runner) -> None:
-    mem, ids = seeded()
+def test_hostile_arguments_only_raise_documented_errors(name: str, runner: h.Runner) -> None:
+    mem, ids = h.seeded()
     outcomes = {"ok": 0, "rejected": 0}
-    state = {"before": snapshot(mem)}  # one snapshot per example: before the next call
+    state = {"before": h.snapshot(mem)}  # one snapshot per example: before the next call
 
-    @FUZZ
+    @h.FUZZ
     @given(kwargs=METHODS[name], memory_id=memory_ids(ids), use_async=st.booleans())
     def check(kwargs: dict[str, Any], memory_id: Any, use_async: bool) -> None:
-        assume(not known_finding(name, kwargs))
-        if name in {"get", "update", "forget"}:
+        if name in BY_ID:
             kwargs = {"memory_id": memory_id, **kwargs}
+        rejected: Exception | None = None
         try:
             runner(mem, name, use_async, kwargs)
-        except ALLOWED:
-            outcomes["rejected"] += 1
-            assert snapshot(mem) == state["before"], "a rejected call changed the store"
-            return
+        except h.ALLOWED as exc:
+            rejected = exc
         except Exception as exc:
             pytest.fail(f"{name}({kwargs!r}) raised {type(exc).__name__}: {exc}")
+        if rejected is not None:
+            outcomes["rejected"] += 1
+            assert named_argument(name, kwargs, rejected), f"{rejected!r} names no argument"
+            assert h.snapshot(mem) == state["before"], "a rejected call changed the store"
+            return
         outcomes["ok"] += 1
-        state["before"] = snapshot(mem)  # whatever was accepted, every row still reads back
+        # whatever was accepted leaves the store searchable, and reads back (the snapshot
+        # exports every row)
+        if name in WRITES:
+            mem.search("zebra turn", k=50)
+            mem.build_context("zebra", session_id="s1", user_id="u1", max_tokens=300)
+        state["before"] = h.snapshot(mem)
 
     try:
         check()
     finally:
         mem.close()
     assert outcomes["rejected"] > 0
-    print(f"{name}: {outcomes['ok'] + outcomes['rejected']} cases, {outcomes}")
+    print(f"fuzz {name}: {outcomes['ok'] + outcomes['rejected']} cases, {outcomes}")
 
 
-# --- scope isolation ---------------------------------------------------------------
-
-VICTIMS = ["alice", "bob"]
-MARK = "zebra-secret-of-"
-
-
-def look_alikes(victim: str) -> st.SearchStrategy[str]:
-    """Ids close to a victim's: case, padding, wildcards, quotes, confusables, NFD."""
-    return st.sampled_from([
-        victim.upper(), f"{victim} ", f" {victim}", f"{victim}%", f"{victim[:-1]}_",
-        f"{victim}*", f"{victim}'", f"{victim}' OR '1'='1", f"{victim}\u200b",
-        "\u0430" + victim[1:], unicodedata.normalize("NFD", victim + "é"), f"{victim}\\",
-        f"%{victim}%", f"{victim}') OR ('a'='a", f"{victim}\n",
-    ])  # fmt: skip
+def test_calls_without_arguments_stay_well(runner: h.Runner) -> None:
+    mem, _ = h.seeded()
+    for use_async in (False, True):
+        assert runner(mem, "stats", use_async, {})["records"] == len(h.snapshot(mem)[0])
+        runner(mem, "optimize", use_async, {})
+    before = h.snapshot(mem)
+    for name, kwargs in [("stats", {"verbose": True}), ("optimize", {"now": 1})]:
+        with pytest.raises(TypeError):  # Python's own check of keyword arguments
+            runner(mem, name, False, kwargs)
+    assert h.snapshot(mem) == before
+    mem.close()
+    mem.close()  # twice is harmless
 
 
-hostile_id = (
-    st.sampled_from(VICTIMS).flatmap(look_alikes) | injection
-    | st.text(any_char, min_size=1, max_size=30)
-).filter(lambda s: s not in VICTIMS and s.strip() != "" and "\x00" not in s
-         and not _has_surrogate(s))  # fmt: skip
+# --- former findings: each was an exception nobody documented, or a poisoned store --
 
-
-def victims_store() -> TieredMemory:
-    mem = TieredMemory("memory://", config=CONFIG)
-    for v in VICTIMS:
-        mem.add_message("user", f"{MARK}{v} zebra", session_id=f"sess-{v}", user_id=v,
-                        agent_id=v)  # fmt: skip
-        mem.remember(f"{MARK}{v} remembered zebra", user_id=v, agent_id=v, session_id=v, tags=[v])
-    return mem
-
-
-def leaked(texts: list[str], allowed: set[str]) -> set[str]:
-    return {v for v in VICTIMS for t in texts if f"{MARK}{v}" in t and v not in allowed}
-
-
-def test_hostile_scope_ids_never_widen_search(runner: Runner) -> None:
-    mem = victims_store()
-
-    @FUZZ
-    @given(
-        scope_id=hostile_id,
-        field=st.sampled_from(["user_id", "agent_id", "session_id", "tags"]),
-        also_victim=st.booleans(),
-        use_async=st.booleans(),
-        write_first=st.booleans(),
-    )
-    def check(scope_id: str, field: str, also_victim: bool, use_async: bool,
-              write_first: bool) -> None:  # fmt: skip
-        if write_first:  # the hostile scope has records of its own, sometimes
-            mem.remember(f"own zebra of {scope_id!r}", user_id=scope_id, agent_id=scope_id,
-                         session_id=scope_id, tags=[scope_id])  # fmt: skip
-        kwargs: dict[str, Any] = {"query": "zebra remembered secret", "k": 100}
-        kwargs[field] = [scope_id] if field == "tags" else scope_id
-        if also_victim and field != "user_id":
-            kwargs["user_id"] = VICTIMS[0]  # AND-ed with the hostile id: still nothing
-        hits = runner(mem, "search", use_async, kwargs)
-        assert leaked([h.record.text for h in hits], set()) == set()
-        for h in hits:
-            if field == "tags":
-                assert scope_id in h.record.tags
-            else:
-                assert getattr(h.record, field) == scope_id
-
-    try:
-        check()
-    finally:
-        mem.close()
-
-
-def test_hostile_scope_ids_never_widen_a_context(runner: Runner) -> None:
-    mem = victims_store()
-
-    @FUZZ
-    @given(scope_id=hostile_id, field=st.sampled_from(["user_id", "agent_id", "session_id"]),
-           use_async=st.booleans())  # fmt: skip
-    def check(scope_id: str, field: str, use_async: bool) -> None:
-        kwargs: dict[str, Any] = {"query": "zebra secret remembered", "max_tokens": 2_000}
-        kwargs[field] = scope_id
-        if field != "session_id":
-            kwargs["session_id"] = "fresh-session"
-        ctx = runner(mem, "build_context", use_async, kwargs)
-        assert leaked([ctx.text], set()) == set()
-
-    try:
-        check()
-    finally:
-        mem.close()
-
-
-@pytest.mark.parametrize("name", ["get", "update", "forget"])
-def test_hostile_record_ids_touch_nothing(name: str, runner: Runner) -> None:
-    mem = victims_store()
-    before = snapshot(mem)
-
-    @FUZZ
-    @given(memory_id=hostile_id | st.sampled_from(["' OR id IS NOT NULL OR '", "*", "%"]),
-           use_async=st.booleans())  # fmt: skip
-    def check(memory_id: str, use_async: bool) -> None:
-        kwargs: dict[str, Any] = {"memory_id": memory_id}
-        if name == "update":
-            kwargs["text"] = "overwritten"
-        with pytest.raises((NotFoundError, InvalidInputError)):
-            runner(mem, name, use_async, kwargs)
-        assert snapshot(mem) == before
-
-    try:
-        check()
-    finally:
-        mem.close()
-
-
-# --- known findings: each a strict xfail, so the fix turns it green ---------------
-
-FINDINGS: list[tuple[str, Callable[[TieredMemory, list[str]], Any]]] = [
-    ("add_messages(42): TypeError, not InvalidInputError",
-     lambda m, ids: m.add_messages(42)),  # type: ignore[arg-type]
-    ("add_messages(None): TypeError, not InvalidInputError",
-     lambda m, ids: m.add_messages(None)),  # type: ignore[arg-type]
-    ("importance=10**400: OverflowError, not InvalidInputError",
-     lambda m, ids: m.remember("x", importance=10**400)),
-    ("metadata nested 5000 deep: RecursionError, not InvalidInputError",
-     lambda m, ids: m.add_message("user", "x", metadata={"a": _deep(5_000)})),
-    ("a lone surrogate in metadata: StoreError at insert, not InvalidInputError",
-     lambda m, ids: m.add_message("user", "x", metadata={"note": "\ud800"})),
+FINDINGS: list[tuple[str, Callable[[TieredMemory, list[str]], Any], str]] = [
+    ("add_messages(42) raised TypeError", lambda m, ids: m.add_messages(42), "messages"),
+    ("add_messages(None) raised TypeError", lambda m, ids: m.add_messages(None), "messages"),
+    ("add_messages(one message) took its keys as messages",
+     lambda m, ids: m.add_messages({"role": "user", "content": "hi"}), "messages"),
+    ("add_messages(session_id=3) blamed messages[0]",
+     lambda m, ids: m.add_messages([{"role": "user", "content": "hi"}], session_id=3),
+     "session_id"),
+    ("add_messages([], session_id=3) was accepted",
+     lambda m, ids: m.add_messages([], session_id=3), "session_id"),
+    ("importance=10**400 raised OverflowError",
+     lambda m, ids: m.remember("x", importance=10**400), "importance"),
+    ("timestamp=10**400 raised OverflowError",
+     lambda m, ids: m.add_message("user", "x", timestamp=10**400), "timestamp"),
+    ("metadata nested 5000 deep raised RecursionError",
+     lambda m, ids: m.add_message("user", "x", metadata={"a": h._deep(5_000)}), "metadata"),
+    ("metadata nested 900 deep was stored, to fail reads deep in a stack",
+     lambda m, ids: m.remember("x", metadata={"a": h._deep(900)}), "metadata"),
+    ("a lone surrogate in metadata: StoreError at insert",
+     lambda m, ids: m.add_message("user", "x", metadata={"note": "\ud800"}), "metadata"),
     ("a lone surrogate in a metadata key: StoreError at insert",
-     lambda m, ids: m.remember("x", metadata={"\udfff": 1})),
+     lambda m, ids: m.remember("x", metadata={"\udfff": 1}), "metadata"),
     ("update with a lone surrogate in metadata: StoreError at upsert",
-     lambda m, ids: m.update(ids[0], metadata={"a": "\ud800"})),
-    ("build_context(user_id=<numpy array>): ValueError of numpy, not InvalidInputError",
-     lambda m, ids: m.build_context("q", user_id=np.array([1, 2]))),  # type: ignore[arg-type]
+     lambda m, ids: m.update(ids[0], metadata={"a": "\ud800"}), "metadata"),
+    ("update to a text larger than any context was stored",
+     lambda m, ids: m.update(ids[-2], text="word " * 5_000), "text"),
+    ("build_context(user_id=<numpy array>) raised numpy's ValueError",
+     lambda m, ids: m.build_context("q", user_id=np.array([1, 2])), "user_id"),
+    ("records(kinds=5) raised TypeError", lambda m, ids: m.records(kinds=5), "kinds"),
+    ("records(kinds=[[]]) raised TypeError", lambda m, ids: m.records(kinds=[[]]), "kinds"),
+    ("export_records(batch_size=0) never returned",
+     lambda m, ids: m.export_records(batch_size=0), "batch_size"),
+    ("export_records(batch_size=-1) raised StoreError",
+     lambda m, ids: list(m.export_records(batch_size=-1)), "batch_size"),
+    ("aexport_records(batch_size=0) never returned",
+     lambda m, ids: m.aexport_records(batch_size=0), "batch_size"),
+    ("import_records(batch_size='x') raised TypeError",
+     lambda m, ids: m.import_records([], batch_size="x"), "batch_size"),
+    ("import_records(42) raised TypeError", lambda m, ids: m.import_records(42), "items"),
+    ("import_records([42]) raised TypeError", lambda m, ids: m.import_records([42]), "items"),
 ]  # fmt: skip
 
 
-def _deep(depth: int) -> list[Any]:
-    value: list[Any] = []
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-@pytest.mark.xfail(strict=True, reason="finding: see the case id")
-@pytest.mark.parametrize(("case", "call"), FINDINGS, ids=[c for c, _ in FINDINGS])
-def test_known_input_finding(case: str, call: Callable[[TieredMemory, list[str]], Any]) -> None:
-    mem, ids = seeded()
-    before = snapshot(mem)
-    with pytest.raises(InvalidInputError):
+@pytest.mark.parametrize(("case", "call", "argument"), FINDINGS, ids=[c for c, _, _ in FINDINGS])
+def test_former_finding_is_refused_up_front(
+    case: str, call: Callable[[TieredMemory, list[str]], Any], argument: str
+) -> None:
+    mem, ids = h.seeded()
+    before = h.snapshot(mem)
+    with pytest.raises(InvalidInputError) as info:
         call(mem, ids)
-    assert snapshot(mem) == before
+    assert info.value.argument.startswith(argument), info.value
+    assert h.snapshot(mem) == before
+    mem.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: an aware timestamp whose UTC value leaves years 1..9999 is stored, then "
-    "every unscoped search, the author's contexts, get, forget and export_records fail with "
-    "StoreError 'date value out of range': one turn makes the store unexportable",
-)
+def test_a_budget_beyond_the_search_limit_is_no_error_about_k() -> None:
+    """A 1M-token window is real; build_context asked for more hits than `k` may be."""
+    mem, _ = h.seeded()
+    ctx = mem.build_context("zebra", session_id="s1", user_id="u1", max_tokens=1_000_000)
+    assert "zebra" in ctx.text
+    mem.close()
+
+
+class _Naive(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+class _Broken(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return timedelta(hours=30)  # not within a day: datetime itself refuses it
+
+
 @pytest.mark.parametrize(
     "timestamp",
     [
         datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-20))),
         datetime(1, 1, 1, 1, tzinfo=timezone(timedelta(hours=20))),
+        datetime(5, 5, 5, tzinfo=_Broken()),
+        253_402_300_800.0,
+        -62_135_596_801,
+        10**400,
     ],
-    ids=["after-9999", "before-year-1"],
+    ids=["after-9999-in-utc", "before-year-1-in-utc", "bad-tzinfo", "epoch-10000", "epoch-0",
+         "epoch-huge"],
+)  # fmt: skip
+def test_a_time_outside_the_calendar_in_utc_is_refused(timestamp: Any) -> None:
+    """Such a turn used to be stored; then unscoped searches, the author's contexts,
+    get, forget and export_records all failed with 'date value out of range'."""
+    mem, _ = h.seeded()
+    before = h.snapshot(mem)
+    with pytest.raises(InvalidInputError, match=r"^timestamp: ") as info:
+        mem.add_message("user", "poison", timestamp=timestamp, user_id="mallory")
+    assert "1 to 9999" in info.value.rule or "offset" in info.value.rule
+    with pytest.raises(InvalidInputError, match=r"^messages\[0\]\.timestamp: "):
+        mem.add_messages([{"role": "user", "content": "poison", "timestamp": timestamp}])
+    assert h.snapshot(mem) == before
+    mem.close()
+
+
+def test_times_are_kept_in_utc_and_read_back_as_written() -> None:
+    mem, _ = h.seeded()
+    lisbon = datetime(2024, 5, 1, 23, 30, tzinfo=timezone(timedelta(hours=1)))
+    edges = [datetime.min, datetime.max, datetime.max.replace(tzinfo=UTC), lisbon,
+             datetime(2024, 5, 1, tzinfo=_Naive()), -62_135_596_800, 253_402_300_799.0]  # fmt: skip
+    written = [mem.add_message("user", "edge of time", timestamp=t, session_id="t") for t in edges]
+    assert written[3].timestamp == lisbon
+    assert written[3].timestamp.tzinfo is UTC
+    assert written[4].timestamp == datetime(2024, 5, 1, tzinfo=UTC)  # no offset: taken as UTC
+    for record in written:
+        assert mem.get(record.id).timestamp == record.timestamp
+    assert len(list(mem.export_records())) == 12 + len(edges)
+    assert mem.search("edge of time", k=20)
+    mem.close()
+
+
+def test_a_row_stored_out_of_range_by_an_older_release_harms_no_read(tmp_path: Path) -> None:
+    """An earlier release stored such times; such a store must still read, search, forget."""
+    store = tmp_path / "store"
+    with TieredMemory(store, config=h.CONFIG) as mem:
+        mem.add_message("user", "an ordinary zebra turn", user_id="u1")
+        schema = mem._store.schema
+    poison = MemoryRecord(id="f" * 32, kind=Kind.TURN, text="poison zebra", role="user",
+                          timestamp=datetime(2024, 1, 1, tzinfo=UTC), session_id="p",
+                          user_id="mallory", seq=0)  # fmt: skip
+    row = _to_table([poison], np.zeros((1, h.DIMENSIONS), dtype=np.float32) + 0.0625, schema)
+    micros = 253_402_300_800 * 10**6 + 20 * 3_600 * 10**6  # year 10000 in UTC
+    when = pa.array([micros], pa.int64()).cast(schema.field("timestamp").type)
+    row = row.set_column(row.schema.get_field_index("timestamp"), "timestamp", when)
+    lancedb.connect(str(store)).open_table(h.CONFIG.long_term.table).add(row)
+
+    with TieredMemory(store, config=h.CONFIG) as mem:
+        assert len(list(mem.export_records())) == 2
+        assert mem.get(poison.id).timestamp == datetime.max.replace(tzinfo=UTC)
+        assert {x.record.text for x in mem.search("zebra")} >= {"poison zebra"}
+        assert "poison zebra" in mem.build_context("zebra", session_id="p", user_id="mallory").text
+        mem.forget(poison.id)
+        assert mem.stats()["records"] == 1
+
+
+def test_an_import_holds_records_to_the_rules_of_every_write() -> None:
+    mem, _ = h.seeded()
+    good, vector = next(iter(mem.export_records()))
+    before = h.snapshot(mem)
+    bad = [
+        ({"timestamp": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-20)))},
+         "items[1].timestamp"),
+        ({"text": "a\ud800b"}, "items[1].text"),
+        ({"id": "not-hex!"}, "items[1].id"),
+        ({"kind": "secret"}, "items[1].kind"),
+        ({"metadata": {"a": h._deep(100)}}, "items[1].metadata"),
+        ({"user_id": ""}, "items[1].user_id"),
+        ({"seq": 2**63}, "items[1].seq"),
+        ({"importance": float("nan")}, "items[1].importance"),
+        ({"role": None}, "items[1].role"),
+        ({"session_id": None}, "items[1].session_id"),
+    ]  # fmt: skip
+    for change, argument in bad:
+        items = [(good, vector), (MemoryRecord(**{**_fields(good), **change}), vector)]
+        with pytest.raises(InvalidInputError) as info:
+            mem.import_records(items, batch_size=1)  # the first item alone would be a batch
+        assert info.value.argument == argument, change
+    for vec in (vector[:-1], np.full_like(vector, np.nan), ["x"] * h.DIMENSIONS):
+        with pytest.raises(InvalidInputError, match=r"items\[0\]\.vector"):
+            mem.import_records([(good, vec)])
+    assert h.snapshot(mem) == before
+    assert mem.import_records([(good, vector)]) == 1  # the round trip itself still works
+    mem.close()
+
+
+def _fields(record: MemoryRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in MemoryRecord.__dataclass_fields__}
+
+
+def test_metadata_keeps_its_documented_shape() -> None:
+    mem, _ = h.seeded()
+    deep = {"a": h._deep(62)}  # a mapping around 63 lists: 64 levels, the most allowed
+    record = mem.add_message("user", "deep enough", metadata=deep)
+    assert mem.get(record.id).metadata == json.loads(json.dumps(deep))
+    with pytest.raises(InvalidInputError, match="deeper than 64"):
+        mem.add_message("user", "too deep", metadata={"a": h._deep(64)})
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(InvalidInputError, match="metadata"):
+        mem.remember("loop", metadata={"a": looped})
+    mem.close()
+
+
+@h.FUZZ
+@given(
+    # no other string: any would be a folder, made where the tests run
+    uri=h.wrong.filter(lambda x: not isinstance(x, str)) | st.sampled_from(["", "   ", "\n"]),
+    name=h.hostile_text.filter(lambda s: "/" not in s and s not in ("", ".", "..")),
+    part=st.sampled_from(["config", "embedder", "summarizer", "token_counter", "callbacks"]),
+    value=h.wrong,
 )
-def test_out_of_range_timestamp_is_refused_or_harmless(timestamp: datetime) -> None:
-    mem, _ = seeded()
+def test_hostile_constructor_arguments_only_raise_documented_errors(
+    uri: Any, name: str, part: str, value: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A bad uri or part is an InvalidInputError naming it; a folder name no file system
+    takes is a StoreError saying the store cannot be opened; nothing else comes out."""
+    with pytest.raises(InvalidInputError) as info:
+        TieredMemory(uri)
+    assert info.value.argument == "uri"
+    iterable = isinstance(value, Iterable) and not isinstance(value, str | bytes)
+    if value is not None and not (part == "callbacks" and iterable):  # any handlers will do
+        with pytest.raises(InvalidInputError) as info:
+            TieredMemory("memory://", **{part: value})
+        assert info.value.argument == part
+    folder = tmp_path_factory.mktemp("hostile") / name[:200]
+    refused: StoreError | None = None
     try:
-        record = mem.add_message("user", "poison", timestamp=timestamp, user_id="mallory")
-    except InvalidInputError:
-        return  # refused up front: the fix this test asks for
-    list(mem.export_records())
-    mem.search("turn zebra")
-    mem.build_context("poison", user_id="mallory")
-    mem.forget(record.id)
-
-
-def test_timestamps_at_the_edges_of_the_calendar_are_harmless() -> None:
-    mem, _ = seeded()
-    for ts in (datetime.min, datetime.max, datetime(1, 1, 1, tzinfo=UTC), 253402300799.0,
-               -62135596800.0, Decimal(0)):  # fmt: skip
-        try:
-            mem.add_message("user", "edge of time", timestamp=ts)  # type: ignore[arg-type]
-        except InvalidInputError:
-            continue
-    assert len(list(mem.export_records())) >= 12
-    assert mem.search("edge of time")
+        TieredMemory(folder, config=h.CONFIG).close()
+    except StoreError as exc:
+        refused = exc
+    assert refused is None or str(refused).startswith("cannot open the store")

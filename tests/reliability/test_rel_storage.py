@@ -188,3 +188,42 @@ def test_a_file_where_the_store_folder_should_be(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open the store"):
         TieredMemory(blocker)
     assert blocker.read_text() == "not a store"
+
+
+def test_records_without_tiermem_meta_are_never_adopted(tmp_path: Path) -> None:
+    """A store whose meta table is gone (or that tiermem never wrote) used to be opened,
+    a current meta written beside rows of unknown layout and version."""
+    store = tmp_path / "store"
+    with TieredMemory(store) as mem:
+        kept = mem.add_message("user", "a turn of some version").id
+    lancedb.connect(str(store)).drop_table("tiermem_meta")
+    files = tree(store)
+    with pytest.raises(SchemaVersionError, match="no 'tiermem_meta'"):
+        TieredMemory(store)
+    assert tree(store) == files, "the refused open wrote to the store"
+
+    foreign = tmp_path / "foreign"
+    lancedb.connect(str(foreign)).create_table("records", data=pa.table({"id": ["x"]}))
+    files = tree(foreign)
+    with pytest.raises(SchemaVersionError, match="refusing to mix"):
+        TieredMemory(foreign)
+    assert tree(foreign) == files
+
+    # the data itself was never touched: the meta back, and it opens
+    with TieredMemory(tmp_path / "fresh") as mem:
+        good = {"schema_version": str(SCHEMA_VERSION), "embedder": mem.embedder.name,
+                "dimensions": str(mem.embedder.dimensions)}  # fmt: skip
+    write_meta(store, good)
+    with TieredMemory(store) as mem:
+        assert mem.get(kept).text == "a turn of some version"
+
+
+def test_a_records_table_of_another_layout_is_refused_untouched(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    TieredMemory(store).close()
+    db = lancedb.connect(str(store))
+    db.create_table("records", data=pa.table({"id": ["x"], "text": ["old"]}), mode="overwrite")
+    files = tree(store)
+    with pytest.raises(StoreError, match="schema"):
+        TieredMemory(store)
+    assert tree(store) == files

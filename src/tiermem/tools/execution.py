@@ -2,7 +2,10 @@
 
 Python cannot kill a thread: when a sync tool passes its deadline the caller stops
 waiting at once, but the function keeps its worker thread until it returns (and
-interpreter exit waits for it). Async tools are cancelled at the deadline.
+interpreter exit waits for it). Async tools are cancelled at the deadline, and the
+caller does not wait for one that ignores the cancellation; one that blocks the event
+loop (a sync sleep inside ``async def``) blocks its caller too, as anything on that
+loop would.
 """
 
 from __future__ import annotations
@@ -95,15 +98,25 @@ def _attempt(
 async def _bounded(work: Awaitable[Any], timeout: float | None) -> Any:
     if timeout is None:
         return await work
-    # asyncio.timeout (not wait_for) tells our deadline apart from the tool's own TimeoutError
-    scope = asyncio.timeout(timeout)
+    task = asyncio.ensure_future(work)
     try:
-        async with scope:
-            return await work
-    except TimeoutError:
-        if scope.expired():
-            raise Expired from None
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()  # the caller gave up: so does the tool
         raise
+    if not done:
+        # cancelled but not awaited: a tool that ignores cancellation must not hold the caller
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise Expired
+    # the tool's own TimeoutError, if it raised one, comes out as itself
+    return task.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # an abandoned tool's late failure is nobody's to handle: do not log it as unretrieved
+    if not task.cancelled():
+        task.exception()
 
 
 def _loop_running() -> bool:

@@ -38,7 +38,10 @@ def shape(value: object, limit: int | None) -> tuple[Any, bool]:
 def truncate(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, the last ones saying how many were cut."""
     longest_marker = len(_marker(len(text)))
-    keep = max(0, limit - longest_marker)
+    if limit <= longest_marker:
+        # no room to say how much was cut; the cap holds all the same
+        return text[: limit - 1] + "…"
+    keep = limit - longest_marker
     return text[:keep] + _marker(len(text) - keep)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeAlias
@@ -64,9 +65,13 @@ class Redactor:
 
 
 def _collect(value: object, into: set[str]) -> None:
-    # strings only: masking every "0" because a secret was the number 0 would garble messages
     if isinstance(value, str):
-        into.add(value)
+        # and the escaped forms that repr(), a KeyError or JSON put into messages
+        into.update({value, repr(value)[1:-1], ascii(value)[1:-1], json.dumps(value)[1:-1],
+                     json.dumps(value, ensure_ascii=False)[1:-1]})  # fmt: skip
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        # a PIN is a secret too; a tiny one may mask digits elsewhere: better than a leak
+        into.update({str(value), repr(value)})
     elif isinstance(value, Mapping):
         for item in value.values():
             _collect(item, into)

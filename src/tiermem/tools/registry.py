@@ -493,7 +493,11 @@ class ToolRegistry:
         try:
             data, cut = shape(value, self._output_limit(tool))
         except NotSerializableError as exc:
-            return ToolResult.failure(tool.name, "NotSerializable", admitted.redact(str(exc)))
+            message = admitted.redact(str(exc))
+            limit = self._output_limit(tool)
+            if limit is not None and len(message) > limit:
+                message = truncate(message, limit)
+            return ToolResult.failure(tool.name, "NotSerializable", message)
         result = ToolResult(tool=tool.name, ok=True, value=data, truncated=cut)
         if admitted.entry.cache is not None and admitted.cache_key is not None:
             admitted.entry.cache.put(admitted.cache_key, result)
