@@ -1,20 +1,19 @@
-"""A long session, scaled down for CI: tiermem's own memory stays flat, contexts stay fast.
+"""A long session, scaled down for CI: tiermem's own memory stays flat.
 
 The 100k-turn figures come from ``benchmarks/long_run.py`` (see the README); this
 test feeds a few thousand turns through one session with the default settings
 (background compaction included) and checks what would break first at 100k: the
 in-memory tiers stay within their budgets, the Python heap that tiermem's own code
-holds does not grow with the turns, and a context costs about what it did.
-LanceDB's own caches (outside the Python heap) are the documented exception.
+holds does not grow with the turns, and every context stays within its budget.
+LanceDB's own caches (outside the Python heap) are the documented exception; latency
+over a long run is measured by the benchmark, never asserted here.
 """
 
 from __future__ import annotations
 
 import importlib
 import random
-import statistics
 import sys
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,15 +41,11 @@ def feed(mem: TieredMemory, turns: Iterator[dict[str, str]], count: int) -> None
         mem.add_messages([next(turns) for _ in range(100)], session_id=long_run.SESSION)
 
 
-def context_ms(mem: TieredMemory, rng: random.Random) -> float:
-    times = []
+def contexts_fit(mem: TieredMemory, rng: random.Random) -> None:
     for _ in range(9):
         query = f"when did {rng.choice(long_run._PEOPLE)} go to {rng.choice(long_run._PLACES)}?"
-        started = time.perf_counter()
         ctx = mem.build_context(query, session_id=long_run.SESSION, max_tokens=2_000)
-        times.append((time.perf_counter() - started) * 1000)
         assert ctx.token_count <= 2_000
-    return statistics.median(times)
 
 
 # tiermem's own allocations, but for the embedder's chunk cache: bounded by its own
@@ -58,14 +53,14 @@ def context_ms(mem: TieredMemory, rng: random.Random) -> float:
 OWN = [tracemalloc.Filter(True, "*tiermem*"), tracemalloc.Filter(False, "*static_embedding.py")]
 
 
-def test_a_long_session_keeps_its_memory_flat_and_its_contexts_fast(tmp_path: Path) -> None:
+def test_a_long_session_keeps_its_memory_flat(tmp_path: Path) -> None:
     config = MemoryConfig()
     rng = random.Random(11)
     turns = long_run.conversation(rng)
     with TieredMemory(tmp_path / "store", config=config) as mem:
         # warm: the window is full, summaries are at their cap, compaction has run
         feed(mem, turns, 800)
-        early = context_ms(mem, rng)
+        contexts_fit(mem, rng)
         tracemalloc.start()
         try:
             feed(mem, turns, 400)  # what is alive of the warm-up is now traced too
@@ -74,18 +69,16 @@ def test_a_long_session_keeps_its_memory_flat_and_its_contexts_fast(tmp_path: Pa
             after = tracemalloc.take_snapshot().filter_traces(OWN)
         finally:
             tracemalloc.stop()
-        late = context_ms(mem, rng)
+        contexts_fit(mem, rng)
         session = mem.stats()["sessions"][long_run.SESSION]
     growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    print(f"long session: tiermem's heap grew {growth / 1e3:.1f} KB over 2,000 turns; context "
-          f"p50 {early:.0f} ms at 800 turns, {late:.0f} ms at 3,200")  # fmt: skip
+    print(f"long session: tiermem's heap grew {growth / 1e3:.1f} KB over 2,000 turns")
     assert session["short_term_tokens"] <= config.short_term.max_tokens
     assert session["summaries"] <= config.medium_term.max_summaries
     assert session["pending_turns"] * 5 < config.medium_term.trigger_tokens  # ~5+ tokens a turn
     # a record kept per turn would be ~1 KB a turn; the summaries' covers list (8 bytes a
     # turn, see the README's weaknesses) is the one thing that does grow
     assert growth < 100_000, "tiermem's own heap grows with the turns"
-    assert late < 3 * early + 50, "a context got slower as the session grew"
 
 
 def test_the_long_run_benchmark_runs(tmp_path: Path) -> None:
