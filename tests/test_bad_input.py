@@ -28,6 +28,12 @@ BAD_CALLS: list[tuple[str, Callable[[TieredMemory], Any], str]] = [
      "metadata"),
     ("metadata with NaN", lambda m: m.add_message("user", "hi", metadata={"x": math.nan}),
      "metadata"),
+    ("metadata key not a string", lambda m: m.add_message("user", "hi", metadata={1: "a"}),
+     "metadata"),
+    ("nested metadata key not a string",
+     lambda m: m.remember("hi", metadata={"a": [{"b": {2: "c"}}]}), "metadata"),
+    ("metadata over its size limit",
+     lambda m: m.add_message("user", "hi", metadata={"blob": "x" * 300_000}), "metadata"),
     ("timestamp not a time", lambda m: m.add_message("user", "hi", timestamp="May"),
      "timestamp"),
     ("infinite timestamp", lambda m: m.add_message("user", "hi", timestamp=math.inf),
@@ -71,3 +77,28 @@ def test_message_larger_than_the_whole_budget(mem: TieredMemory) -> None:
     with pytest.raises(MessageTooLargeError, match="text"):
         mem.remember(huge)
     assert snapshot(mem) == before
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda m: m.add_message("w" * 1_000_000, "hi"), "role"),
+        (lambda m: m.search("q", k=_nested(5_000)), "k"),
+        (lambda m: list(m.export_records(batch_size=[_nested(5_000)] * 3)), "batch_size"),
+    ],
+    ids=["a megabyte role", "a deep k", "a deep batch size"],
+)
+def test_errors_show_a_bounded_preview_of_the_bad_value(
+    mem: TieredMemory, call: Callable[[TieredMemory], Any], argument: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        call(mem)
+    assert caught.value.argument == argument
+    assert len(str(caught.value)) < 300

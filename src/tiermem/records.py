@@ -7,6 +7,7 @@ import json
 import math
 import numbers
 import os
+import reprlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,19 @@ __all__ = [
 #: Chat roles a turn may have.
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
+
+# errors show a bounded preview of bad values: never a megabyte string or a deep repr
+def _shown(value: object) -> str:
+    preview = reprlib.Repr()  # keyword settings need Python 3.12
+    preview.maxlevel, preview.maxstring, preview.maxother, preview.maxlong = 3, 80, 80, 40
+    return preview.repr(value)
+
+
 _MAX_ID_CHARS = 512
 _MAX_TAGS = 64
 _MAX_METADATA_DEPTH = 64
+# JSON bytes of one record's metadata: room for tool calls, not for documents
+_MAX_METADATA_BYTES = 256 * 1024
 
 
 class Kind(StrEnum):
@@ -117,7 +128,7 @@ def check_text(argument: str, value: object, *, allow_empty: bool = False) -> st
 
 def check_role(value: object) -> str:
     if not isinstance(value, str) or value not in ROLES:
-        raise InvalidInputError("role", f"must be one of {sorted(ROLES)}, got {value!r}")
+        raise InvalidInputError("role", f"must be one of {sorted(ROLES)}, got {_shown(value)}")
     return value
 
 
@@ -157,7 +168,7 @@ def _real(argument: str, value: object) -> float:
 def check_importance(value: object) -> float:
     number = _real("importance", value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
-        raise InvalidInputError("importance", f"must be within [0, 1], got {value!r}")
+        raise InvalidInputError("importance", f"must be within [0, 1], got {_shown(value)}")
     return number
 
 
@@ -191,10 +202,31 @@ def check_metadata(value: object) -> dict[str, Any]:
     if _depth(data) > _MAX_METADATA_DEPTH:
         # every read parses it again, perhaps deep in a caller's stack
         raise InvalidInputError("metadata", _TOO_DEEP)
+    if len(text.encode("utf-8")) > _MAX_METADATA_BYTES:
+        raise InvalidInputError(
+            "metadata", f"must be at most {_MAX_METADATA_BYTES:,} bytes as JSON"
+        )
+    if _has_key_not_str(value):
+        # JSON would turn 1 into "1": two keys could collide, and reads would differ
+        raise InvalidInputError("metadata", "keys must be strings, at every level")
     return data
 
 
 _TOO_DEEP = f"must not nest deeper than {_MAX_METADATA_DEPTH} levels"
+
+
+def _has_key_not_str(data: object) -> bool:
+    """Whether a mapping anywhere inside holds a key that is not a string (no recursion)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if any(not isinstance(key, str) for key in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def _depth(data: object) -> int:
@@ -228,24 +260,24 @@ def check_timestamp(value: object) -> datetime:
         try:
             return value.astimezone(UTC)
         except (OverflowError, ValueError, TypeError):
-            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
+            raise InvalidInputError("timestamp", _CALENDAR.format(_shown(value))) from None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         try:
             seconds = float(value)
         except OverflowError:
-            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
+            raise InvalidInputError("timestamp", _CALENDAR.format(_shown(value))) from None
         if math.isnan(seconds):
             raise InvalidInputError("timestamp", "must be a number of seconds, got NaN")
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise InvalidInputError("timestamp", _CALENDAR.format(value)) from None
+            raise InvalidInputError("timestamp", _CALENDAR.format(_shown(value))) from None
     raise InvalidInputError(
         "timestamp", f"must be a datetime or epoch seconds, got {type(value).__name__}"
     )
 
 
-_CALENDAR = "must lie within years 1 to 9999 in UTC, got {!r}"
+_CALENDAR = "must lie within years 1 to 9999 in UTC, got {}"
 
 
 #: The most hits one search returns.
@@ -254,13 +286,13 @@ MAX_K = 10_000
 
 def check_k(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
-        raise InvalidInputError("k", f"must be an int within [1, {MAX_K}], got {value!r}")
+        raise InvalidInputError("k", f"must be an int within [1, {MAX_K}], got {_shown(value)}")
     return value
 
 
 def check_max_tokens(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidInputError("max_tokens", f"must be a positive int, got {value!r}")
+        raise InvalidInputError("max_tokens", f"must be a positive int, got {_shown(value)}")
     return value
 
 
@@ -302,7 +334,7 @@ _MAX_BATCH = 100_000
 def check_batch_size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_BATCH:
         raise InvalidInputError(
-            "batch_size", f"must be an int within [1, {_MAX_BATCH}], got {value!r}"
+            "batch_size", f"must be an int within [1, {_MAX_BATCH}], got {_shown(value)}"
         )
     return value
 
@@ -331,7 +363,7 @@ def _checked_record(record: MemoryRecord) -> MemoryRecord:
     if not isinstance(rid, str) or not (0 < len(rid) <= _MAX_RECORD_ID and rid.isascii()
                                         and rid.isalnum()):  # fmt: skip
         raise InvalidInputError(
-            "id", f"must be 1 to {_MAX_RECORD_ID} ASCII letters or digits, got {rid!r}"
+            "id", f"must be 1 to {_MAX_RECORD_ID} ASCII letters or digits, got {_shown(rid)}"
         )
     try:
         kind = Kind(record.kind)
@@ -361,7 +393,9 @@ def _record_time(value: object) -> datetime:
 
 def _bounded(argument: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value < high:
-        raise InvalidInputError(argument, f"must be an int within [{low}, {high}), got {value!r}")
+        raise InvalidInputError(
+            argument, f"must be an int within [{low}, {high}), got {_shown(value)}"
+        )
     return value
 
 
@@ -392,7 +426,9 @@ def check_part(argument: str, value: object, needs: tuple[str, ...]) -> None:
         )  # fmt: skip
     dimensions = getattr(value, "dimensions", 1) if argument == "embedder" else 1
     if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-        raise InvalidInputError(argument, f"dimensions must be a positive int, got {dimensions!r}")
+        raise InvalidInputError(
+            argument, f"dimensions must be a positive int, got {_shown(dimensions)}"
+        )
 
 
 def check_callbacks(value: object) -> list[Any]:
