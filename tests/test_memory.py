@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_build_context_fits_budget_and_explains_itself(mem: TieredMemory) -> Non
     assert "Lisbon in May 2023" in ctx.text  # the evicted fact was retrieved verbatim
     memory_block = ctx.messages[0]
     assert memory_block["role"] == "system"
-    assert "- [2" in memory_block["content"]  # dated lines
+    assert re.search(r"\n\[\d{4}-\d{2}-\d{2}[ \]]", memory_block["content"])  # a dated heading
     assert ctx.messages[-1]["content"] == "Noted, thanks (7)."  # the newest turn is kept
     explained = ctx.explain()
     assert explained.count("\n") == len(ctx.decisions)

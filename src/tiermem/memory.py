@@ -38,15 +38,14 @@ from .config import MemoryConfig
 from .context import (
     Candidate,
     Context,
-    Decision,
     Tier,
     chat_message,
-    exact_tokens,
+    fit,
+    memory_candidate,
     memory_line,
     memory_section_cost,
     message_tokens,
     pack,
-    render,
     turn_message,
 )
 from .embeddings import Embedder
@@ -482,7 +481,7 @@ class TieredMemory:
             section_costs={"memory": memory_section_cost(self.token_counter)},
             token_exponent=self.config.context.token_exponent,
         )
-        context = self._fit(packing.decisions, budget)
+        context = fit(packing.decisions, budget=budget, counter=self.token_counter)
         self._emit(
             ContextBuilt(
                 session_id, budget, context.token_count, len(context.kept),
@@ -551,38 +550,19 @@ class TieredMemory:
     def _memory_candidate(
         self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
     ) -> Candidate:
-        line = memory_line(record)
-        tokens = self._line_tokens.get(line)
-        if tokens is None:
-            # the same memories come back query after query: count each line once
-            if len(self._line_tokens) >= _LINE_CACHE:
-                self._line_tokens.clear()
-            tokens = self._line_tokens[line] = self.token_counter.count(line) + 1  # + newline
-        return Candidate(
-            key=record.id, tier=tier, records=(record,), tokens=tokens,
-            score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
+        return memory_candidate(
+            record, tier=tier, score=hit.score if hit else 0.0,
+            parts=hit.parts if hit else ScoreParts(), count=self._count_line,
         )  # fmt: skip
 
-    def _fit(self, decisions: tuple[Decision, ...], budget: int) -> Context:
-        """Render, count exactly, and drop the weakest kept candidate while over budget."""
-        decisions_list = list(decisions)
-        while True:
-            kept = [d.candidate for d in decisions_list if d.kept]
-            messages = render(kept)
-            tokens = exact_tokens(self.token_counter, messages)
-            if tokens <= budget:
-                return Context(messages, tokens, budget, tuple(decisions_list))
-            # BPE is not exactly additive across joined lines: give back the weakest
-            weakest = min(
-                (i for i, d in enumerate(decisions_list) if d.kept),
-                key=lambda i: (
-                    decisions_list[i].candidate.pinned,
-                    decisions_list[i].candidate.score,
-                ),
-            )
-            decisions_list[weakest] = Decision(
-                decisions_list[weakest].candidate, False, "dropped: exact count over budget"
-            )
+    def _count_line(self, line: str) -> int:
+        # the same memories come back query after query: count each line once
+        tokens = self._line_tokens.get(line)
+        if tokens is None:
+            if len(self._line_tokens) >= _LINE_CACHE:
+                self._line_tokens.clear()
+            tokens = self._line_tokens[line] = self.token_counter.count(line)
+        return tokens
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)
