@@ -16,6 +16,7 @@ The LoCoMo data is not in this repository; see ``locomo.DOWNLOAD``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -44,9 +45,9 @@ from tiermem import (
     ScoreParts,
     TieredMemory,
 )
-from tiermem.context import Context, memory_line
+from tiermem.context import Context, Tier, fit, memory_candidate, memory_section_cost, pack
 from tiermem.static_embedding import StaticEmbedder
-from tiermem.tokens import REPLY_PRIMING, TokenCounter
+from tiermem.tokens import TokenCounter
 
 __all__ = ["SYSTEMS", "main", "parse_args", "run"]
 
@@ -63,7 +64,9 @@ _DETAIL_BUDGETS = (1000, 4000)
 _QA_SESSION = "qa"  # a session with no turns of its own: recent turns cannot help
 _DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "quality.md"
 
-Ranker = Callable[[str], NDArray[np.int64]]
+#: a score per turn, and which turns are hits at all
+Ranking = tuple[NDArray[np.float64], NDArray[np.bool_]]
+Ranker = Callable[[str], Ranking]
 
 
 # --- options -----------------------------------------------------------------------
@@ -180,7 +183,12 @@ class Results:
 
 
 class TurnPool:
-    """The conversation's turns rendered as tiermem renders memory lines, with rankers."""
+    """The conversation's turns as tiermem's memory candidates, with rankers.
+
+    Baselines go through tiermem's own packer and rendering (lines grouped under a
+    heading per day, the heading paid once), so they differ from tiermem in ranking
+    alone.
+    """
 
     def __init__(
         self,
@@ -188,10 +196,14 @@ class TurnPool:
         counter: TokenCounter,
         embedder: Embedder,
     ) -> None:
-        self.lines = [memory_line(_record(t)) for t in conversation.turns]
-        # each turn is one chat message; the reply priming is paid once, in pack()
-        self.costs = [counter.count_message("user", line) for line in self.lines]
-        self._min_cost = min(self.costs, default=0)
+        self._counter = counter
+        self._records = [_record(t) for t in conversation.turns]
+        # priced once: a candidate's costs do not depend on its score
+        self._candidates = [
+            memory_candidate(r, tier=Tier.LONG_TERM, score=0.0, parts=None, count=counter.count)
+            for r in self._records
+        ]
+        self._section_cost = memory_section_cost(counter)
         contents = [t.content for t in conversation.turns]
         self._stemmer = Stemmer.Stemmer("english")
         self._bm25 = bm25s.BM25()
@@ -201,43 +213,45 @@ class TurnPool:
         )
         self._embedder = embedder
         self._vectors = embedder.embed(contents)
-        # newest first among equal scores, as tiermem's packer breaks ties
-        self._age = -np.arange(len(contents), dtype=np.int64)
 
-    def recent(self, _query: str) -> NDArray[np.int64]:
-        return np.arange(len(self.lines) - 1, -1, -1, dtype=np.int64)
+    def recent(self, _query: str) -> Ranking:
+        count = len(self._records)
+        return np.arange(count, dtype=np.float64), np.ones(count, dtype=bool)
 
-    def bm25(self, query: str) -> NDArray[np.int64]:
+    def bm25(self, query: str) -> Ranking:
         tokens = bm25s.tokenize(
             [query], stopwords="en", stemmer=self._stemmer, return_ids=False,
             show_progress=False,
         )[0]  # fmt: skip
         if not tokens:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(len(self._records)), np.zeros(len(self._records), dtype=bool)
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
-        order = np.lexsort((self._age, -scores))
         # a turn that shares no term with the question is not a BM25 hit
-        return order[scores[order] > 0].astype(np.int64)
+        return scores, scores > 0
 
-    def dense(self, query: str) -> NDArray[np.int64]:
+    def dense(self, query: str) -> Ranking:
         similarity = self._vectors @ self._embedder.embed([query])[0]
-        return np.lexsort((self._age, -similarity)).astype(np.int64)
+        return similarity.astype(np.float64), np.ones(len(self._records), dtype=bool)
 
-    def pack(self, order: NDArray[np.int64], budget: int, *, contiguous: bool) -> tuple[str, int]:
-        """Whole turns best-first while they fit; (context text, tokens used)."""
-        kept: list[int] = []
-        used = 0
-        for index in order.tolist():
-            cost = self.costs[index] + (0 if kept else REPLY_PRIMING)
-            if used + cost <= budget:
-                kept.append(index)
-                used += cost
-            elif contiguous:
-                break
-            if budget - used < self._min_cost:
-                break
-        # chronological, like tiermem's memory message
-        return "\n\n".join(f"user: {self.lines[i]}" for i in sorted(kept)), used
+    def pack(self, ranking: Ranking, budget: int) -> Context:
+        """Best-first by score while turns fit (ties: newest first), as tiermem packs."""
+        scores, hits = ranking
+        candidates = [
+            dataclasses.replace(c, score=float(s))
+            for c, s, hit in zip(self._candidates, scores.tolist(), hits.tolist(), strict=True)
+            if hit
+        ]
+        packing = pack(
+            candidates=candidates, budget=budget, pinned_budget=0,
+            section_costs={"memory": self._section_cost},
+        )  # fmt: skip
+        return fit(packing.decisions, budget=budget, counter=self._counter)
+
+    def order(self, ranking: Ranking) -> list[int]:
+        """Turn indexes best first, for the diagnosis of misses."""
+        scores, hits = ranking
+        newest_first = -np.arange(len(scores))
+        return [i for i in np.lexsort((newest_first, -scores)).tolist() if hits[i]]
 
 
 def _record(turn: locomo.Turn) -> MemoryRecord:
@@ -279,6 +293,7 @@ def _diagnose(
     question: locomo.Question,
     context: Context,
     missing: Sequence[str],
+    pool: TurnPool,
     rankers: dict[str, Ranker],
 ) -> tuple[str, ...]:
     """Why each missing evidence turn was left out: tiermem's decision, and baseline ranks."""
@@ -292,7 +307,7 @@ def _diagnose(
         for r in d.candidate.records
     }
     index = {t.dia_id: i for i, t in enumerate(conversation.turns)}
-    orders = {name: ranker(question.question).tolist() for name, ranker in rankers.items()}
+    orders = {name: pool.order(ranker(question.question)) for name, ranker in rankers.items()}
     for dia_id in missing:
         turn = conversation.turns[index[dia_id]]
         if dia_id in decisions:
@@ -361,16 +376,19 @@ def _score_baselines(
     kept: dict[int, set[str]] = defaultdict(set)
     for name, ranker in rankers.items():
         started = time.perf_counter()
-        order = ranker(question.question)
+        ranking = ranker(question.question)
         rank_seconds = time.perf_counter() - started
         for budget in results.budgets:
             started = time.perf_counter()
-            text, tokens = pool.pack(order, budget, contiguous=name == "recent")
+            context = pool.pack(ranking, budget)
             seconds = rank_seconds + time.perf_counter() - started
-            found = _found_ids(question, text)
+            found = _found_ids(question, context.text)
             results.outcomes[name, budget].append(
-                Outcome(question.category, len(found), len(question.evidence), tokens, seconds)
-            )
+                Outcome(
+                    question.category, len(found), len(question.evidence), context.token_count,
+                    seconds,
+                )
+            )  # fmt: skip
             if name != "recent":
                 kept[budget] |= found
     return kept
@@ -411,7 +429,7 @@ def _evaluate(
             )
             if missing:
                 diagnosis = _diagnose(
-                    mem, conversation, question, contexts[budget], missing, rankers
+                    mem, conversation, question, contexts[budget], missing, pool, rankers
                 )
                 misses.append(Miss(conversation.sample_id, question, budget, missing, diagnosis))
                 break
@@ -541,9 +559,10 @@ def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> s
         f"wall time {wall_seconds:.0f} s. Reproduce: `{command}`.",
         "",
         "Metric: share of a question's evidence turns whose text appears verbatim "
-        "(whitespace-normalised) in the context, averaged over questions. Baselines pack "
-        "whole turns best-first (`- [date] speaker: text`, one chat message each) under "
-        "the same token count.",
+        "(whitespace-normalised) in the context, averaged over questions. Baselines rank "
+        "turns their own way, then go through tiermem's packer and rendering (whole turns "
+        "best-first, `speaker: text` lines under one dated heading per day) under the same "
+        "exact token count, so only the ranking differs.",
         "",
         "## Evidence recall (categories 1-4)",
         "",
