@@ -98,17 +98,24 @@ class Packing:
 class _Day:
     """What one day's heading and times cost, for the lines of that day kept so far."""
 
-    tokens: int
     times: dict[str, int]  # each distinct time kept, and its cost inside the heading
-    line_times: int  # what putting the time in front of every kept line would cost
+    line_times: int = 0  # what putting the time in front of every kept line costs
 
-    def cost(self) -> int:
-        shared = len(self.times) == 1
-        return self.tokens + (next(iter(self.times.values())) if shared else self.line_times)
+    def extra(self, heading: Heading) -> int:
+        """What keeping one more line of this day adds to the heading and the times."""
+        if not self.times:
+            return heading.tokens + heading.time_tokens
+        if len(self.times) > 1:
+            return heading.line_time_tokens
+        ((only, in_heading),) = self.times.items()
+        if heading.time == only:
+            return 0
+        # a second time: it leaves the heading, and every line gets its own
+        return self.line_times + heading.line_time_tokens - in_heading
 
-    def with_line(self, heading: Heading) -> _Day:
-        times = {**self.times, heading.time: self.times.get(heading.time, heading.time_tokens)}
-        return _Day(self.tokens, times, self.line_times + heading.line_time_tokens)
+    def add(self, heading: Heading) -> None:
+        self.times.setdefault(heading.time, heading.time_tokens)
+        self.line_times += heading.line_time_tokens
 
 
 def pack(
@@ -145,9 +152,7 @@ def pack(
         heading = candidate.heading
         if heading is not None:
             day = days.get(heading.day)
-            before = day.cost() if day else 0
-            after = (day or _Day(heading.tokens, {}, 0)).with_line(heading).cost()
-            extra += after - before
+            extra += day.extra(heading) if day else heading.tokens + heading.time_tokens
         return candidate.tokens + extra
 
     def keep(candidate: Candidate, reason: str) -> None:
@@ -156,8 +161,7 @@ def pack(
         opened.add(candidate.section)
         heading = candidate.heading
         if heading is not None:
-            day = days.get(heading.day) or _Day(heading.tokens, {}, 0)
-            days[heading.day] = day.with_line(heading)
+            days.setdefault(heading.day, _Day({})).add(heading)
         decisions.append(Decision(candidate, True, reason))
 
     pinned = [c for c in candidates if c.pinned]
@@ -186,14 +190,18 @@ def _newest(candidate: Candidate) -> float:
 
 # --- rendering -------------------------------------------------------------------
 
-_DAY = "%Y-%m-%d"
-_TIME = "%H:%M"
+
+def _day(record: MemoryRecord) -> str:
+    return record.timestamp.isoformat()[:10]  # YYYY-MM-DD, at a fifth of the cost
+
+
+def _time(record: MemoryRecord) -> str:
+    return record.timestamp.isoformat()[11:16]  # HH:MM
 
 
 def memory_line(record: MemoryRecord) -> str:
     """One record as a standalone line: date, speaker, verbatim text (its largest form)."""
-    when = record.timestamp.strftime(f"{_DAY} {_TIME}")
-    return f"- [{when}] {memory_label(record)}: {_memory_text(record)}"
+    return f"- [{_day(record)} {_time(record)}] {memory_label(record)}: {_memory_text(record)}"
 
 
 def memory_label(record: MemoryRecord) -> str:
@@ -211,7 +219,7 @@ def _memory_text(record: MemoryRecord) -> str:
 
 def _undated_line(record: MemoryRecord, *, timed: bool) -> str:
     line = f"{memory_label(record)}: {_memory_text(record)}"
-    return f"{record.timestamp.strftime(_TIME)} {line}" if timed else line
+    return f"{_time(record)} {line}" if timed else line
 
 
 def _heading_line(day: str, time: str | None) -> str:
@@ -227,8 +235,7 @@ def memory_candidate(
     count: Callable[[str], int],
 ) -> Candidate:
     """A memory-section candidate, priced as `render` will write it (newlines included)."""
-    day = record.timestamp.strftime(_DAY)
-    time = record.timestamp.strftime(_TIME)
+    day, time = _day(record), _time(record)
     # counted with their newline, which BPE often merges into the last token
     line = count(_undated_line(record, timed=False) + "\n")
     undated_heading = count(_heading_line(day, None) + "\n")
@@ -250,10 +257,10 @@ def memory_lines(records: Sequence[MemoryRecord]) -> list[str]:
     ordered = sorted(records, key=lambda r: (r.timestamp, r.seq, r.id))
     days: dict[str, list[MemoryRecord]] = {}
     for record in ordered:
-        days.setdefault(record.timestamp.strftime(_DAY), []).append(record)
+        days.setdefault(_day(record), []).append(record)
     lines: list[str] = []
     for day, members in days.items():
-        times = {r.timestamp.strftime(_TIME) for r in members}
+        times = {_time(r) for r in members}
         shared = times.pop() if len(times) == 1 else None
         lines.append(_heading_line(day, shared))
         lines.extend(_undated_line(r, timed=shared is None) for r in members)
@@ -371,6 +378,9 @@ class Context:
                     f" text={p.text:.2f} vector={p.vector:.2f}"
                     f" recency={p.recency:.2f} importance={p.importance:.2f}"
                 )
+                # only when they played a part: most lines have neither
+                parts += f" speaker={p.speaker:.2f}" if p.speaker != 1.0 else ""
+                parts += f" neighbor={p.neighbor:.2f}" if p.neighbor else ""
             preview = c.records[0].text.replace("\n", " ")
             preview = preview if len(preview) <= 60 else preview[:57] + "..."
             lines.append(
