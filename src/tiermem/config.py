@@ -98,7 +98,10 @@ class RetrievalConfig(_Frozen):
 
     text_weight: float = Field(0.5, ge=0.0, description="weight of full-text (BM25) relevance")
     vector_weight: float = Field(0.5, ge=0.0, description="weight of vector relevance")
-    recency_weight: float = Field(0.05, ge=0.0, le=1.0)
+    recency_weight: float = Field(
+        0.02, ge=0.0, le=1.0, description="pull toward newer memories; the recent turns "
+        "themselves come from the short-term tier",
+    )  # fmt: skip
     importance_weight: float = Field(0.05, ge=0.0, le=1.0)
     recency_half_life_days: float = Field(30.0, gt=0.0)
     candidates: int = Field(
