@@ -131,7 +131,8 @@ def test_search_finds_within_the_scope_only(store: str) -> None:
     hits = as_json("search", "allowed lateness Antwerp", "--store", store, "--user", "maya")
     assert any("allowed lateness of 24 hours" in h["text"] for h in hits)
     assert {h["user_id"] for h in hits} == {"maya"}
-    assert set(hits[0]["parts"]) == {"text", "vector", "recency", "importance"}
+    assert set(hits[0]["parts"]) == {"text", "vector", "recency", "importance", "speaker",
+                                     "neighbor"}  # fmt: skip
     assert as_json("search", "allowed lateness", "--store", store, "--user", "someone") == []
     table = ok("search", "Antwerp", "--store", store, "--user", "maya", "-k", "2").stdout
     assert "Antwerp" in table

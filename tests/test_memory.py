@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_build_context_fits_budget_and_explains_itself(mem: TieredMemory) -> Non
     assert "Lisbon in May 2023" in ctx.text  # the evicted fact was retrieved verbatim
     memory_block = ctx.messages[0]
     assert memory_block["role"] == "system"
-    assert "- [2" in memory_block["content"]  # dated lines
+    assert re.search(r"\n\[\d{4}-\d{2}-\d{2}[ \]]", memory_block["content"])  # a dated heading
     assert ctx.messages[-1]["content"] == "Noted, thanks (7)."  # the newest turn is kept
     explained = ctx.explain()
     assert explained.count("\n") == len(ctx.decisions)
@@ -333,3 +334,33 @@ def test_tool_calling_turns_may_be_empty(mem: TieredMemory) -> None:
     assert [m["content"] for m in ctx.messages[-2:]] == ["", ""]
     with pytest.raises(InvalidInputError, match="content"):
         mem.add_message("assistant", "", session_id="t")
+
+
+def _two_friends(mem: TieredMemory) -> None:
+    lines = [
+        ("Bob", "What did you name the puppy you adopted?"), ("Ann", "Biscuit, after his colour!"),
+        ("Ann", "I love hiking in the mountains."), ("Bob", "I love hiking in the mountains."),
+        ("Bob", "Anyway, how is work?"), ("Ann", "Busy, we open a new shop in June."),
+    ]  # fmt: skip
+    for name, text in lines:
+        role = "user" if name == "Ann" else "assistant"
+        mem.add_message(role, text, session_id="chat", user_id="u2", metadata={"name": name})
+
+
+def test_the_speaker_a_question_names_comes_first(mem: TieredMemory) -> None:
+    _two_friends(mem)
+    hits = mem.search("Does bob love hiking in the mountains?", user_id="u2", k=10)
+    tied = [h for h in hits if h.record.text == "I love hiking in the mountains."]
+    assert [h.record.speaker for h in tied] == ["Bob", "Ann"]
+    assert tied[1].parts.speaker == mem.config.retrieval.other_speaker_weight
+
+
+def test_an_answer_comes_with_the_question_it_answers(mem: TieredMemory) -> None:
+    _two_friends(mem)
+    # the answer shares no word with the query; the question before it does. Room for one
+    ctx = mem.build_context("What name did Ann give the puppy she adopted?", session_id="q",
+                            user_id="u2", max_tokens=45)  # fmt: skip
+    assert "Biscuit, after his colour!" in ctx.text
+    answer = next(c for c in ctx.kept if c.records[0].text.startswith("Biscuit"))
+    assert answer.parts is not None
+    assert answer.parts.neighbor > 0

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import turn
-from tiermem.context import Candidate, Tier, pack
+from tiermem.context import Candidate, Heading, Packing, Tier, pack
 
 
 def cand(key: int, tokens: int, score: float, *, pinned: bool = False,
@@ -97,3 +97,78 @@ def test_token_exponent_puts_a_short_relevant_turn_first() -> None:
                     section_costs={}, base_cost=0, token_exponent=1.0)  # fmt: skip
     assert [c.key for c in by_score.kept] == ["1"]
     assert [c.key for c in by_value.kept] == ["2"]
+
+
+def dated(key: int, tokens: int, score: float, day: str, time: str, *,
+          line_time: int = 3) -> Candidate:  # fmt: skip
+    heading = Heading(day=day, tokens=8, time=time, time_tokens=4, line_time_tokens=line_time)
+    return Candidate(key=str(key), tier=Tier.LONG_TERM, records=(turn(key),), tokens=tokens,
+                     score=score, heading=heading)  # fmt: skip
+
+
+def pack_lines(*candidates: Candidate, budget: int = 100) -> Packing:
+    return pack(candidates=candidates, budget=budget, pinned_budget=0, section_costs={},
+                base_cost=0)  # fmt: skip
+
+
+def test_a_day_heading_is_paid_once_with_its_shared_time() -> None:
+    first = dated(1, 10, 0.9, "2023-05-08", "13:56")
+    second = dated(2, 10, 0.8, "2023-05-08", "13:56")
+    assert pack_lines(first, second).tokens == 10 + 10 + 8 + 4
+
+
+def test_a_second_time_in_a_day_moves_every_time_onto_its_line() -> None:
+    first = dated(1, 10, 0.9, "2023-05-08", "13:56")
+    later = dated(2, 10, 0.8, "2023-05-08", "18:30")
+    # the heading loses its time; both lines gain theirs
+    assert pack_lines(first, later).tokens == 10 + 10 + 8 + 3 + 3
+
+
+def test_each_day_pays_its_own_heading() -> None:
+    first = dated(1, 10, 0.9, "2023-05-08", "13:56")
+    other = dated(2, 10, 0.8, "2023-06-20", "10:05")
+    assert pack_lines(first, other).tokens == 2 * (10 + 8 + 4)
+
+
+def test_what_a_heading_adds_can_leave_a_line_out() -> None:
+    first = dated(1, 10, 0.9, "2023-05-08", "13:56")
+    other_day = dated(3, 10, 0.7, "2023-06-20", "10:05")
+    same_day = dated(2, 10, 0.6, "2023-05-08", "13:56")
+    packing = pack_lines(first, other_day, same_day, budget=32)
+    # 22 for the first line and its heading; the other day needs 22 more, its neighbour 10
+    assert [c.key for c in packing.kept] == ["1", "2"]
+    left = next(d for d in packing.decisions if not d.kept)
+    assert left.candidate.key == "3"
+    assert "needs 22" in left.reason
+
+
+def _day_costs(kept: list[Candidate]) -> int:
+    """What the kept lines' headings cost, computed from scratch."""
+    total = 0
+    for day in {c.heading.day for c in kept if c.heading}:
+        members = [c.heading for c in kept if c.heading and c.heading.day == day]
+        if len({h.time for h in members}) == 1:
+            total += members[0].tokens + members[0].time_tokens
+        else:
+            total += members[0].tokens + sum(h.line_time_tokens for h in members)
+    return total
+
+
+LINE = st.tuples(st.integers(1, 120), st.floats(0, 1), st.integers(0, 3), st.integers(0, 2),
+                 st.integers(1, 4))  # fmt: skip
+
+
+@given(st.lists(LINE, max_size=40), st.integers(1, 1500))
+def test_heading_costs_add_up_and_stay_in_budget(
+    items: list[tuple[int, float, int, int, int]], budget: int
+) -> None:
+    candidates = [
+        dated(i, tokens, score, f"2023-05-0{day + 1}", f"1{time}:00", line_time=line_time)
+        for i, (tokens, score, day, time, line_time) in enumerate(items)
+    ]
+    packing = pack(candidates=candidates, budget=budget, pinned_budget=0,
+                   section_costs={"memory": 5}, base_cost=3)  # fmt: skip
+    kept = packing.kept
+    expected = sum(c.tokens for c in kept) + _day_costs(kept) + (5 + 3 if kept else 0)
+    assert packing.tokens == expected
+    assert packing.tokens <= budget

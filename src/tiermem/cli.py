@@ -464,9 +464,11 @@ def _parts(parts: ScoreParts | None) -> str:
     def short(x: float) -> str:
         return f"{x:.2f}".removeprefix("0")
 
+    extra = f" n{short(parts.neighbor)}" if parts.neighbor else ""
+    extra += f" s{short(parts.speaker)}" if parts.speaker != 1.0 else ""
     return (
         f"t{short(parts.text)} v{short(parts.vector)}\n"
-        f"r{short(parts.recency)} i{short(parts.importance)}"
+        f"r{short(parts.recency)} i{short(parts.importance)}{extra}"
     )
 
 
@@ -474,7 +476,8 @@ def _parts_json(parts: ScoreParts | None) -> dict[str, float] | None:
     if parts is None:
         return None
     return {"text": parts.text, "vector": parts.vector, "recency": parts.recency,
-            "importance": parts.importance}  # fmt: skip
+            "importance": parts.importance, "speaker": parts.speaker,
+            "neighbor": parts.neighbor}  # fmt: skip
 
 
 def _record_json(record: MemoryRecord) -> dict[str, Any]:

@@ -98,7 +98,10 @@ class RetrievalConfig(_Frozen):
 
     text_weight: float = Field(0.5, ge=0.0, description="weight of full-text (BM25) relevance")
     vector_weight: float = Field(0.5, ge=0.0, description="weight of vector relevance")
-    recency_weight: float = Field(0.05, ge=0.0, le=1.0)
+    recency_weight: float = Field(
+        0.02, ge=0.0, le=1.0, description="pull toward newer memories; the recent turns "
+        "themselves come from the short-term tier",
+    )  # fmt: skip
     importance_weight: float = Field(0.05, ge=0.0, le=1.0)
     recency_half_life_days: float = Field(30.0, gt=0.0)
     candidates: int = Field(
@@ -108,8 +111,15 @@ class RetrievalConfig(_Frozen):
         True, description="embed a turn with its speaker's name (metadata['name'])"
     )
     neighbors: int = Field(2, ge=0, le=10, description="turns on each side of a hit to add")
-    neighbor_weight: float = Field(0.7, ge=0.0, le=1.0, description="hit score multiplier")
+    neighbor_weight: float = Field(
+        0.8, ge=0.0, le=1.0, description="share of a hit's score a turn next to it inherits, "
+        "per turn of distance",
+    )  # fmt: skip
     neighbor_sources: int = Field(20, ge=0, description="best hits whose neighbours are added")
+    other_speaker_weight: float = Field(
+        0.6, gt=0.0, le=1.0, description="score factor of a turn by a speaker the query does "
+        "not name, when it names one (metadata['name'])",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _some_relevance(self) -> Self:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -16,9 +16,12 @@ __all__ = [
     "Candidate",
     "Context",
     "Decision",
+    "Heading",
     "Packing",
     "Tier",
     "exact_tokens",
+    "fit",
+    "memory_candidate",
     "pack",
     "render",
 ]
@@ -36,8 +39,27 @@ class Tier(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Heading:
+    """The dated line that the memory lines of one day share, and what it costs.
+
+    A day's time goes into its heading when every kept line of that day shares it
+    (``[2023-05-08 13:56]``), else in front of each line (``13:56 John: ...``).
+    """
+
+    day: str
+    tokens: int  # the heading line without a time, newline included
+    time: str
+    time_tokens: int  # the time inside the heading
+    line_time_tokens: int  # the time in front of this candidate's line
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """Something that may go into a context: one or more records, kept or left whole."""
+    """Something that may go into a context: one or more records, kept or left whole.
+
+    ``tokens`` is the candidate's own cost; a memory line's ``heading`` is paid once
+    per day, by the first line of that day that is kept.
+    """
 
     key: str
     tier: Tier
@@ -46,6 +68,7 @@ class Candidate:
     score: float
     parts: ScoreParts | None = None
     pinned: bool = False
+    heading: Heading | None = None
 
     @property
     def section(self) -> str:
@@ -71,6 +94,30 @@ class Packing:
         return [d.candidate for d in self.decisions if d.kept]
 
 
+@dataclass(slots=True)
+class _Day:
+    """What one day's heading and times cost, for the lines of that day kept so far."""
+
+    times: dict[str, int]  # each distinct time kept, and its cost inside the heading
+    line_times: int = 0  # what putting the time in front of every kept line costs
+
+    def extra(self, heading: Heading) -> int:
+        """What keeping one more line of this day adds to the heading and the times."""
+        if not self.times:
+            return heading.tokens + heading.time_tokens
+        if len(self.times) > 1:
+            return heading.line_time_tokens
+        ((only, in_heading),) = self.times.items()
+        if heading.time == only:
+            return 0
+        # a second time: it leaves the heading, and every line gets its own
+        return self.line_times + heading.line_time_tokens - in_heading
+
+    def add(self, heading: Heading) -> None:
+        self.times.setdefault(heading.time, heading.time_tokens)
+        self.line_times += heading.line_time_tokens
+
+
 def pack(
     *,
     candidates: Sequence[Candidate],
@@ -89,22 +136,32 @@ def pack(
     section also pays that section's cost (a message header), and the first of
     all pays ``base_cost`` (the reply priming). With ``token_exponent`` above 0 the
     rest are ranked by ``score / tokens ** token_exponent``, so a short relevant turn
-    goes before a long one.
+    goes before a long one. A candidate with a heading also pays what its day's
+    heading costs more once it is kept: the heading itself for the day's first line,
+    and, when its time differs from the others', the times moving onto every line.
     """
     used = 0
     opened: set[str] = set()
+    days: dict[str, _Day] = {}
     decisions: list[Decision] = []
 
     def cost(candidate: Candidate) -> int:
         extra = 0 if used else base_cost
         if candidate.section not in opened:
             extra += section_costs.get(candidate.section, 0)
+        heading = candidate.heading
+        if heading is not None:
+            day = days.get(heading.day)
+            extra += day.extra(heading) if day else heading.tokens + heading.time_tokens
         return candidate.tokens + extra
 
     def keep(candidate: Candidate, reason: str) -> None:
         nonlocal used
         used += cost(candidate)
         opened.add(candidate.section)
+        heading = candidate.heading
+        if heading is not None:
+            days.setdefault(heading.day, _Day({})).add(heading)
         decisions.append(Decision(candidate, True, reason))
 
     pinned = [c for c in candidates if c.pinned]
@@ -134,14 +191,80 @@ def _newest(candidate: Candidate) -> float:
 # --- rendering -------------------------------------------------------------------
 
 
+def _day(record: MemoryRecord) -> str:
+    return record.timestamp.isoformat()[:10]  # YYYY-MM-DD, at a fifth of the cost
+
+
+def _time(record: MemoryRecord) -> str:
+    return record.timestamp.isoformat()[11:16]  # HH:MM
+
+
 def memory_line(record: MemoryRecord) -> str:
-    """One line of the memory message: date, speaker, verbatim text."""
-    when = record.timestamp.strftime("%Y-%m-%d %H:%M")
+    """One record as a standalone line: date, speaker, verbatim text (its largest form)."""
+    return f"- [{_day(record)} {_time(record)}] {memory_label(record)}: {_memory_text(record)}"
+
+
+def memory_label(record: MemoryRecord) -> str:
+    """Who a memory line is from; summaries and explicit memories say what they are."""
     if record.kind is Kind.SUMMARY:
-        text = record.text.replace("\n", " / ")
-        return f"- [{when}] summary of {len(record.covers)} earlier turns: {text}"
-    label = "memory" if record.kind is Kind.MEMORY else record.speaker
-    return f"- [{when}] {label}: {record.text}"
+        return f"summary of {len(record.covers)} earlier turns"
+    return "memory" if record.kind is Kind.MEMORY else record.speaker
+
+
+def _memory_text(record: MemoryRecord) -> str:
+    if record.kind is Kind.SUMMARY:
+        return record.text.replace("\n", " / ")
+    return record.text
+
+
+def _undated_line(record: MemoryRecord, *, timed: bool) -> str:
+    line = f"{memory_label(record)}: {_memory_text(record)}"
+    return f"{_time(record)} {line}" if timed else line
+
+
+def _heading_line(day: str, time: str | None) -> str:
+    return f"[{day} {time}]" if time else f"[{day}]"
+
+
+def memory_candidate(
+    record: MemoryRecord,
+    *,
+    tier: Tier,
+    score: float,
+    parts: ScoreParts | None,
+    count: Callable[[str], int],
+) -> Candidate:
+    """A memory-section candidate, priced as `render` will write it (newlines included)."""
+    day, time = _day(record), _time(record)
+    # counted with their newline, which BPE often merges into the last token
+    line = count(_undated_line(record, timed=False) + "\n")
+    undated_heading = count(_heading_line(day, None) + "\n")
+    heading = Heading(
+        day=day,
+        tokens=undated_heading,
+        time=time,
+        time_tokens=count(_heading_line(day, time) + "\n") - undated_heading,
+        line_time_tokens=count(_undated_line(record, timed=True) + "\n") - line,
+    )
+    return Candidate(
+        key=record.id, tier=tier, records=(record,), tokens=line, score=score,
+        parts=parts, heading=heading,
+    )  # fmt: skip
+
+
+def memory_lines(records: Sequence[MemoryRecord]) -> list[str]:
+    """Records grouped under one heading per day, oldest first (the dates said once)."""
+    ordered = sorted(records, key=lambda r: (r.timestamp, r.seq, r.id))
+    days: dict[str, list[MemoryRecord]] = {}
+    for record in ordered:
+        days.setdefault(_day(record), []).append(record)
+    lines: list[str] = []
+    for day, members in days.items():
+        times = {_time(r) for r in members}
+        shared = times.pop() if len(times) == 1 else None
+        lines.append(_heading_line(day, shared))
+        lines.extend(_undated_line(r, timed=shared is None) for r in members)
+    return lines
 
 
 def chat_message(role: str, content: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,17 +298,14 @@ def memory_section_cost(counter: TokenCounter) -> int:
 
 def render(kept: Sequence[Candidate]) -> list[dict[str, Any]]:
     """Messages for the kept candidates: one memory message, then the recent turns."""
-    memory = sorted(
-        (r for c in kept if c.section == _SECTION_MEMORY for r in c.records),
-        key=lambda r: (r.timestamp, r.seq, r.id),
-    )
+    memory = [r for c in kept if c.section == _SECTION_MEMORY for r in c.records]
     recent = sorted(
         (r for c in kept if c.section == _SECTION_RECENT for r in c.records),
         key=lambda r: r.seq,
     )
     messages: list[dict[str, Any]] = []
     if memory:
-        lines = "\n".join(memory_line(r) for r in memory)
+        lines = "\n".join(memory_lines(memory))
         messages.append({"role": _MEMORY_ROLE, "content": f"{MEMORY_HEADER}\n{lines}"})
     messages.extend(turn_message(r) for r in recent)
     return messages
@@ -195,6 +315,24 @@ def exact_tokens(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -
     if not messages:
         return 0
     return sum(message_tokens(counter, m) for m in messages) + REPLY_PRIMING
+
+
+def fit(decisions: Sequence[Decision], *, budget: int, counter: TokenCounter) -> Context:
+    """Render, count exactly, and drop the weakest kept candidate while over budget."""
+    decided = list(decisions)
+    while True:
+        messages = render([d.candidate for d in decided if d.kept])
+        tokens = exact_tokens(counter, messages)
+        if tokens <= budget:
+            return Context(messages, tokens, budget, tuple(decided))
+        # BPE is not exactly additive across joined lines: give back the weakest
+        weakest = min(
+            (i for i, d in enumerate(decided) if d.kept),
+            key=lambda i: (decided[i].candidate.pinned, decided[i].candidate.score),
+        )
+        decided[weakest] = Decision(
+            decided[weakest].candidate, False, "dropped: exact count over budget"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +378,9 @@ class Context:
                     f" text={p.text:.2f} vector={p.vector:.2f}"
                     f" recency={p.recency:.2f} importance={p.importance:.2f}"
                 )
+                # only when they played a part: most lines have neither
+                parts += f" speaker={p.speaker:.2f}" if p.speaker != 1.0 else ""
+                parts += f" neighbor={p.neighbor:.2f}" if p.neighbor else ""
             preview = c.records[0].text.replace("\n", " ")
             preview = preview if len(preview) <= 60 else preview[:57] + "..."
             lines.append(

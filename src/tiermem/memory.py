@@ -38,15 +38,14 @@ from .config import MemoryConfig
 from .context import (
     Candidate,
     Context,
-    Decision,
     Tier,
     chat_message,
-    exact_tokens,
+    fit,
+    memory_candidate,
     memory_line,
     memory_section_cost,
     message_tokens,
     pack,
-    render,
     turn_message,
 )
 from .embeddings import Embedder
@@ -69,7 +68,7 @@ from .long_term import (
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
 from .records import Kind, MemoryRecord, ScoreParts, SearchHit
-from .retrieval import fuse, has_terms
+from .retrieval import fuse, has_terms, named_speakers, neighbor_positions, with_neighbors
 from .short_term import ShortTermWindow
 from .static_embedding import StaticEmbedder
 from .tokens import TiktokenCounter, TokenCounter
@@ -137,6 +136,7 @@ class TieredMemory:
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
         self._line_tokens: dict[str, int] = {}
+        self._priced: dict[tuple[Any, ...], Candidate] = {}
         self._maintainer = Maintainer(self.optimize, self.config.long_term.optimize_every)
         self._closed = False
 
@@ -405,6 +405,16 @@ class TieredMemory:
         started = time.perf_counter()
         query = v.check_text("query", query)
         k = v.check_k(k)
+        hits, _ = yield from self._hybrid(query, k, scope)
+        if emit_event:
+            top = hits[0].score if hits else 0.0
+            self._emit(Retrieved(query, len(hits), top, time.perf_counter() - started))
+        return hits
+
+    def _hybrid(
+        self, query: str, k: int, scope: Scope
+    ) -> Flow[tuple[list[SearchHit], frozenset[str]]]:
+        """The best ``k`` fused hits, and the speakers the query names among what was found."""
         limit = max(self.config.retrieval.candidates, k)
         vector = self.embedder.embed([query])[0]
         text_found: list[tuple[MemoryRecord, float, NDArray[np.float32]]] = []
@@ -418,11 +428,9 @@ class TieredMemory:
         vector_hits += [(r, 1.0 - float(vec @ vector)) for r, _, vec in text_found
                         if r.id not in seen and np.any(vector)]  # fmt: skip
         text_hits = [(r, bm25) for r, bm25, _ in text_found]
-        hits = fuse(text_hits, vector_hits, config=self.config.retrieval)[:k]
-        if emit_event:
-            top = hits[0].score if hits else 0.0
-            self._emit(Retrieved(query, len(hits), top, time.perf_counter() - started))
-        return hits
+        named = named_speakers(query, (r for r, _ in vector_hits))
+        hits = fuse(text_hits, vector_hits, config=self.config.retrieval, named=named)
+        return hits[:k], named
 
     def _scope(
         self,
@@ -481,8 +489,8 @@ class TieredMemory:
             wanted = max(self.config.context.max_candidates,
                          budget * self.config.context.candidates_per_1k_tokens // 1000)  # fmt: skip
             wanted = min(wanted, v.MAX_K)  # a 1M-token budget is no bad `k` of the caller's
-            hits = yield from self._search(query, wanted, scope, emit_event=False)
-            hits += yield from self._neighbors(hits, scope)
+            hits, named = yield from self._hybrid(query, wanted, scope)
+            hits = yield from self._neighbors(hits, scope, named)
         candidates = self._candidates(units, summaries, hits)
         packing = pack(
             candidates=candidates,
@@ -491,7 +499,7 @@ class TieredMemory:
             section_costs={"memory": memory_section_cost(self.token_counter)},
             token_exponent=self.config.context.token_exponent,
         )
-        context = self._fit(packing.decisions, budget)
+        context = fit(packing.decisions, budget=budget, counter=self.token_counter)
         self._emit(
             ContextBuilt(
                 session_id, budget, context.token_count, len(context.kept),
@@ -500,30 +508,16 @@ class TieredMemory:
         )  # fmt: skip
         return context
 
-    def _neighbors(self, hits: list[SearchHit], scope: Scope) -> Flow[list[SearchHit]]:
-        """Turns next to the best hits: an answer often sits right after its question."""
-        span, weight = self.config.retrieval.neighbors, self.config.retrieval.neighbor_weight
-        sources = [h for h in hits[: self.config.retrieval.neighbor_sources]
-                   if h.record.kind is Kind.TURN and h.record.session_id is not None]  # fmt: skip
-        if not span or not sources:
-            return []
-        have = {(h.record.session_id, h.record.seq) for h in hits}
-        parent: dict[tuple[str, int], SearchHit] = {}
-        for hit in sources:  # best first: a turn next to two hits takes the better one
-            for step in (*range(-span, 0), *range(1, span + 1)):
-                key = (hit.record.session_id or "", hit.record.seq + step)
-                if key not in have and key[1] >= 0:
-                    parent.setdefault(key, hit)
-        if not parent:
-            return []
-        found: list[MemoryRecord] = yield Fetch(dataclasses.replace(scope, turns_at=tuple(parent)))
-        out = []
-        for record in found:
-            source = parent.get((record.session_id or "", record.seq))
-            if source is not None:
-                parts = ScoreParts(recency=source.parts.recency, importance=record.importance)
-                out.append(SearchHit(record=record, score=source.score * weight, parts=parts))
-        return out
+    def _neighbors(
+        self, hits: list[SearchHit], scope: Scope, named: frozenset[str]
+    ) -> Flow[list[SearchHit]]:
+        """Hits with the turns around the best of them: an answer often follows its question."""
+        config = self.config.retrieval
+        positions = neighbor_positions(hits, config) if config.neighbors else []
+        fetched: list[MemoryRecord] = []
+        if positions:
+            fetched = yield Fetch(dataclasses.replace(scope, turns_at=tuple(positions)))
+        return with_neighbors(hits, fetched, config=config, named=named)
 
     def _candidates(
         self,
@@ -560,38 +554,29 @@ class TieredMemory:
     def _memory_candidate(
         self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
     ) -> Candidate:
-        line = memory_line(record)
-        tokens = self._line_tokens.get(line)
-        if tokens is None:
-            # the same memories come back query after query: count each line once
-            if len(self._line_tokens) >= _LINE_CACHE:
-                self._line_tokens.clear()
-            tokens = self._line_tokens[line] = self.token_counter.count(line) + 1  # + newline
+        # the same memories come back query after query: price each once
+        key = (record.id, record.text, record.timestamp, record.speaker, len(record.covers), tier)
+        priced = self._priced.get(key)
+        if priced is None:
+            if len(self._priced) >= _LINE_CACHE:
+                self._priced.clear()
+            priced = self._priced[key] = memory_candidate(
+                record, tier=tier, score=0.0, parts=None, count=self._count_line
+            )
         return Candidate(
-            key=record.id, tier=tier, records=(record,), tokens=tokens,
+            key=priced.key, tier=tier, records=priced.records, tokens=priced.tokens,
             score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
+            heading=priced.heading,
         )  # fmt: skip
 
-    def _fit(self, decisions: tuple[Decision, ...], budget: int) -> Context:
-        """Render, count exactly, and drop the weakest kept candidate while over budget."""
-        decisions_list = list(decisions)
-        while True:
-            kept = [d.candidate for d in decisions_list if d.kept]
-            messages = render(kept)
-            tokens = exact_tokens(self.token_counter, messages)
-            if tokens <= budget:
-                return Context(messages, tokens, budget, tuple(decisions_list))
-            # BPE is not exactly additive across joined lines: give back the weakest
-            weakest = min(
-                (i for i, d in enumerate(decisions_list) if d.kept),
-                key=lambda i: (
-                    decisions_list[i].candidate.pinned,
-                    decisions_list[i].candidate.score,
-                ),
-            )
-            decisions_list[weakest] = Decision(
-                decisions_list[weakest].candidate, False, "dropped: exact count over budget"
-            )
+    def _count_line(self, line: str) -> int:
+        # the same memories come back query after query: count each line once
+        tokens = self._line_tokens.get(line)
+        if tokens is None:
+            if len(self._line_tokens) >= _LINE_CACHE:
+                self._line_tokens.clear()
+            tokens = self._line_tokens[line] = self.token_counter.count(line)
+        return tokens
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)

@@ -87,12 +87,20 @@ class MemoryRecord:
 
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
-    """Why a hit ranks where it does: each part in [0, 1] before weighting."""
+    """Why a hit ranks where it does: each part in [0, 1] before weighting.
+
+    ``speaker`` is the factor a turn gets when the query names a speaker and this
+    turn is someone else's (1.0 otherwise); ``neighbor`` is the score a turn
+    inherits from a hit next to it in its session (its score is the larger of
+    that and its own).
+    """
 
     text: float = 0.0
     vector: float = 0.0
     recency: float = 0.0
     importance: float = 0.0
+    speaker: float = 1.0
+    neighbor: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from .config import RetrievalConfig
-from .records import MemoryRecord, ScoreParts, SearchHit
+from .records import Kind, MemoryRecord, ScoreParts, SearchHit
 
-__all__ = ["fuse", "has_terms"]
+__all__ = ["fuse", "has_terms", "named_speakers", "neighbor_positions", "with_neighbors"]
 
 _SECONDS_PER_DAY = 86_400.0
+
+Position = tuple[str, int]  # (session_id, seq) of a turn
 
 
 def has_terms(query: str) -> bool:
     """Full-text search needs at least one word character to match anything."""
     return any(ch.isalnum() for ch in query)
+
+
+def named_speakers(query: str, records: Iterable[MemoryRecord]) -> frozenset[str]:
+    """The speakers (``metadata["name"]``) that the query names, as whole words, any case."""
+    names = {r.metadata.get("name") for r in records}
+    return frozenset(
+        name
+        for name in names
+        if isinstance(name, str)
+        and name.strip()
+        and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", query, re.IGNORECASE)
+    )
+
+
+def _speaker_factor(record: MemoryRecord, named: frozenset[str], config: RetrievalConfig) -> float:
+    # only a turn by another named speaker is doubted: memories and unnamed roles are not
+    name = record.metadata.get("name")
+    if not named or not isinstance(name, str) or name in named:
+        return 1.0
+    return config.other_speaker_weight
 
 
 def fuse(
@@ -24,13 +48,16 @@ def fuse(
     *,
     config: RetrievalConfig,
     reference: datetime | None = None,
+    named: frozenset[str] = frozenset(),
 ) -> list[SearchHit]:
     """Merge BM25 hits and cosine-distance hits, best first.
 
     Text relevance is BM25 divided by the best BM25 of the query (so 1.0 is the
     best lexical match); vector relevance is cosine similarity clipped to [0, 1].
     Recency halves every ``recency_half_life_days`` before ``reference`` (default:
-    the newest hit), so replayed old conversations rank like live ones.
+    the newest hit), so replayed old conversations rank like live ones. When the
+    query names speakers (``named``), turns by other named speakers are scaled by
+    ``other_speaker_weight``: "what did Ann say" is about Ann's turns.
     """
     records: dict[str, MemoryRecord] = {}
     text: dict[str, float] = {}
@@ -56,6 +83,7 @@ def fuse(
             vector=vector.get(key, 0.0),
             recency=0.5 ** (age_days / config.recency_half_life_days),
             importance=record.importance,
+            speaker=_speaker_factor(record, named, config),
         )
         relevance = (
             config.text_weight * parts.text + config.vector_weight * parts.vector
@@ -64,7 +92,84 @@ def fuse(
             max(rest, 0.0) * relevance
             + config.recency_weight * parts.recency
             + config.importance_weight * parts.importance
-        )
+        ) * parts.speaker
         hits.append(SearchHit(record=record, score=score, parts=parts))
-    hits.sort(key=lambda h: (-h.score, -h.record.timestamp.timestamp(), h.record.id))
-    return hits
+    return _ranked(hits)
+
+
+def _ranked(hits: Iterable[SearchHit]) -> list[SearchHit]:
+    return sorted(hits, key=lambda h: (-h.score, -h.record.timestamp.timestamp(), h.record.id))
+
+
+def _sources(hits: Sequence[SearchHit], config: RetrievalConfig) -> list[SearchHit]:
+    """The best hits that lend their score to the turns around them."""
+    return [
+        h for h in hits[: config.neighbor_sources]
+        if h.record.kind is Kind.TURN and h.record.session_id is not None
+    ]  # fmt: skip
+
+
+def _around(record: MemoryRecord, span: int) -> Iterable[tuple[Position, int]]:
+    for step in (*range(-span, 0), *range(1, span + 1)):
+        if record.seq + step >= 0:
+            yield (record.session_id or "", record.seq + step), abs(step)
+
+
+def neighbor_positions(hits: Sequence[SearchHit], config: RetrievalConfig) -> list[Position]:
+    """Turns next to the best hits that are not hits themselves: what to fetch."""
+    have = {(h.record.session_id, h.record.seq) for h in hits if h.record.kind is Kind.TURN}
+    wanted: dict[Position, None] = {}
+    for hit in _sources(hits, config):
+        for position, _ in _around(hit.record, config.neighbors):
+            if position not in have:
+                wanted.setdefault(position)
+    return list(wanted)
+
+
+def with_neighbors(
+    hits: Sequence[SearchHit],
+    fetched: Iterable[MemoryRecord],
+    *,
+    config: RetrievalConfig,
+    named: frozenset[str] = frozenset(),
+) -> list[SearchHit]:
+    """Hits and the turns around the best of them, each turn at its best score, best first.
+
+    An answer often sits right after its question: a turn ``d`` turns away from a
+    source hit inherits ``neighbor_weight ** d`` of the source's score (before the
+    source's speaker factor, then times its own), and keeps the larger of that and
+    what it scored by itself. ``fetched`` are the turns `neighbor_positions` named.
+    """
+    if not config.neighbors:
+        return list(hits)
+    turns = {(h.record.session_id or "", h.record.seq): h.record for h in hits
+             if h.record.kind is Kind.TURN}  # fmt: skip
+    for record in fetched:
+        if record.kind is Kind.TURN:
+            turns.setdefault((record.session_id or "", record.seq), record)
+    inherited: dict[str, float] = {}
+    for source in _sources(hits, config):
+        lent = source.score / source.parts.speaker
+        for position, distance in _around(source.record, config.neighbors):
+            near = turns.get(position)
+            if near is None:
+                continue
+            value = lent * config.neighbor_weight**distance
+            value *= _speaker_factor(near, named, config)
+            inherited[near.id] = max(inherited.get(near.id, 0.0), value)
+    out: list[SearchHit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        seen.add(hit.record.id)
+        lent = inherited.get(hit.record.id, 0.0)
+        parts = dataclasses.replace(hit.parts, neighbor=lent) if lent > 0 else hit.parts
+        out.append(SearchHit(record=hit.record, score=max(hit.score, lent), parts=parts))
+    for record in turns.values():
+        if record.id in seen or record.id not in inherited:
+            continue
+        parts = ScoreParts(
+            importance=record.importance, speaker=_speaker_factor(record, named, config),
+            neighbor=inherited[record.id],
+        )  # fmt: skip
+        out.append(SearchHit(record=record, score=inherited[record.id], parts=parts))
+    return _ranked(out)
