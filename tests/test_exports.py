@@ -27,6 +27,7 @@ def test_top_level_exports_are_pinned() -> None:
         "ScoreParts",
         "SearchHit",
         "ShortTermConfig",
+        "StaticEmbedder",
         "StoreError",
         "Summarizer",
         "Tier",
@@ -56,3 +57,9 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("tiermem").joinpath("py.typed").is_file()
+
+
+def test_testing_helpers_are_pinned() -> None:
+    import tiermem.testing
+
+    assert tiermem.testing.__all__ == ["RecordingCallback"]

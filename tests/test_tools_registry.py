@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 import tiermem.tools
 from tiermem.callbacks import CallbackHandler, ToolCalled
 from tiermem.errors import TieredMemoryError
+from tiermem.testing import RecordingCallback
 from tiermem.tools import (
     ToolCallError,
     ToolRegistrationError,
@@ -29,26 +30,18 @@ from tiermem.tools.output import shape
 SECRET = "sk-live-7f3a9c1e5b"
 
 
-class Recorder(CallbackHandler):
-    def __init__(self) -> None:
-        self.events: list[ToolCalled] = []
-
-    def on_tool_called(self, event: ToolCalled) -> None:
-        self.events.append(event)
-
-
 class Broken(CallbackHandler):
     def on_tool_called(self, event: ToolCalled) -> None:
         raise RuntimeError("handler bug")
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder() -> RecordingCallback:
+    return RecordingCallback()
 
 
 @pytest.fixture
-def registry(recorder: Recorder) -> Any:
+def registry(recorder: RecordingCallback) -> Any:
     with ToolRegistry(callbacks=[recorder]) as reg:
         yield reg
 
@@ -243,13 +236,15 @@ def test_bad_settings_are_refused(registry: ToolRegistry) -> None:
     assert len(registry) == 0
 
 
-def test_unknown_tool_is_a_failed_result(registry: ToolRegistry, recorder: Recorder) -> None:
+def test_unknown_tool_is_a_failed_result(
+    registry: ToolRegistry, recorder: RecordingCallback
+) -> None:
     result = registry.call("nope", {})
     assert not result.ok
     assert result.error is not None
     assert result.error.type == "UnknownTool"
     assert "nope" in result.error.message
-    assert recorder.events[-1].error_type == "UnknownTool"
+    assert recorder.of(ToolCalled)[-1].error_type == "UnknownTool"
 
 
 def test_validation_errors_name_the_field(registry: ToolRegistry) -> None:
@@ -286,7 +281,7 @@ def test_tool_exceptions_become_failed_results(registry: ToolRegistry) -> None:
     assert result.as_text() == "Error (ZeroDivisionError): float division by zero"
 
 
-def test_raise_errors_per_registry_and_per_call(recorder: Recorder) -> None:
+def test_raise_errors_per_registry_and_per_call(recorder: RecordingCallback) -> None:
     def fail() -> None:
         raise ValueError("boom")
 
@@ -432,7 +427,9 @@ def test_nested_calls_from_sync_tools_cannot_deadlock_the_pool() -> None:
         assert [r.value for r in results] == [0, 2, 4, 6, 8, 10]
 
 
-def test_secrets_never_leave_the_call(recorder: Recorder, caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_leave_the_call(
+    recorder: RecordingCallback, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="tiermem")
     seen: list[dict[str, Any]] = []
 
@@ -457,32 +454,32 @@ def test_secrets_never_leave_the_call(recorder: Recorder, caplog: pytest.LogCapt
     assert SECRET not in invalid.error.message
     assert seen[0] == {"url": "https://api.example", "api_key": "***"}
     assert SECRET not in "".join(traceback.format_exception(caught.value))
-    assert recorder.events
-    assert SECRET not in repr(recorder.events)
+    assert recorder.of(ToolCalled)
+    assert SECRET not in repr(recorder.of(ToolCalled))
     assert "key *** was revoked" in caplog.text
     assert SECRET not in caplog.text
 
 
-def test_every_call_emits_an_event(registry: ToolRegistry, recorder: Recorder) -> None:
+def test_every_call_emits_an_event(registry: ToolRegistry, recorder: RecordingCallback) -> None:
     registry.register(lambda x: x, name="same", pure=True)
     registry.call("same", {"x": 1})
     registry.call("same", {"x": 1})
     registry.call("same", {})
-    assert [(e.tool, e.ok, e.cached, e.error_type) for e in recorder.events] == [
+    assert [(e.tool, e.ok, e.cached, e.error_type) for e in recorder.of(ToolCalled)] == [
         ("same", True, False, None),
         ("same", True, True, None),
         ("same", False, False, "ValidationError"),
     ]
-    assert all(e.duration >= 0 for e in recorder.events)
+    assert all(e.duration >= 0 for e in recorder.of(ToolCalled))
 
 
 def test_a_failing_handler_does_not_break_the_call(
-    recorder: Recorder, caplog: pytest.LogCaptureFixture
+    recorder: RecordingCallback, caplog: pytest.LogCaptureFixture
 ) -> None:
     with ToolRegistry(callbacks=[Broken(), recorder]) as registry:
         registry.register(lambda: "fine", name="ok")
         assert registry.call("ok").value == "fine"
-    assert len(recorder.events) == 1
+    assert len(recorder.of(ToolCalled)) == 1
     assert "handler" in caplog.text
 
 
@@ -495,7 +492,7 @@ def test_a_closed_registry_refuses_calls() -> None:
     assert result.error.type == "Closed"
 
 
-async def test_call_and_acall_agree(recorder: Recorder) -> None:
+async def test_call_and_acall_agree(recorder: RecordingCallback) -> None:
     with ToolRegistry(callbacks=[recorder], max_output_chars=50) as registry:
         registry.register(lambda a, b: a / b, name="div")
         registry.register(lambda: "z" * 80, name="long")

@@ -31,6 +31,7 @@ from .medium_term import ExtractiveSummarizer, Summarizer
 from .memory import TieredMemory
 from .metrics import MetricsCallback
 from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+from .static_embedding import StaticEmbedder
 from .tokens import TiktokenCounter, TokenCounter
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "ScoreParts",
     "SearchHit",
     "ShortTermConfig",
+    "StaticEmbedder",
     "StoreError",
     "Summarizer",
     "Tier",

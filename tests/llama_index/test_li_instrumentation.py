@@ -14,6 +14,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.memory.tiermem import LLMCalled, TiermemEventHandler, instrument
 
 import tiermem
+from tiermem.testing import RecordingCallback
 
 
 class MeteredLLM(MockLLM):
@@ -40,37 +41,27 @@ class TwoNodes(BaseRetriever):
         ]
 
 
-class Recorder(tiermem.CallbackHandler):
-    def __init__(self) -> None:
-        self.llm: list[LLMCalled] = []
-        self.retrieved: list[tiermem.callbacks.Retrieved] = []
-
-    def on_llm_called(self, event: LLMCalled) -> None:
-        self.llm.append(event)
-
-    def on_retrieved(self, event: tiermem.callbacks.Retrieved) -> None:
-        self.retrieved.append(event)
-
-
 @pytest.fixture
 def metrics() -> tiermem.MetricsCallback:
     return tiermem.MetricsCallback()
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder() -> RecordingCallback:
+    return RecordingCallback()
 
 
 @pytest.fixture
-def handler(metrics: tiermem.MetricsCallback, recorder: Recorder) -> Iterator[TiermemEventHandler]:
+def handler(
+    metrics: tiermem.MetricsCallback, recorder: RecordingCallback
+) -> Iterator[TiermemEventHandler]:
     attached = instrument(metrics, recorder)
     yield attached
     attached.detach()  # the root dispatcher outlives the test
 
 
 async def test_llm_calls_feed_latency_and_usage(
-    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: Recorder
+    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: RecordingCallback
 ) -> None:
     llm = MeteredLLM(max_tokens=None)
     llm.chat([ChatMessage(role="user", content="hi")])  # chat calls complete: one call
@@ -78,13 +69,13 @@ async def test_llm_calls_feed_latency_and_usage(
     with pytest.raises(RuntimeError):
         BrokenLLM(max_tokens=None).complete("hello")
 
-    assert [(e.ok, e.prompt_tokens, e.completion_tokens) for e in recorder.llm] == [
+    assert [(e.ok, e.prompt_tokens, e.completion_tokens) for e in recorder.of(LLMCalled)] == [
         (True, 7, 3),
         (True, 7, 3),
         (False, 0, 0),  # no usage reported: 0, as the core's event has it
     ]
-    assert [e.model for e in recorder.llm] == ["MockLLM"] * 3  # its class_name()
-    assert all(e.latency >= 0 for e in recorder.llm)
+    assert [e.model for e in recorder.of(LLMCalled)] == ["MockLLM"] * 3  # its class_name()
+    assert all(e.latency >= 0 for e in recorder.of(LLMCalled))
     assert handler.usage() == {
         "llm_calls": 3,
         "llm_errors": 1,
@@ -104,10 +95,10 @@ def test_llm_called_is_the_cores_event() -> None:
 
 
 def test_retrievals_become_retrieved_events(
-    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: Recorder
+    handler: TiermemEventHandler, metrics: tiermem.MetricsCallback, recorder: RecordingCallback
 ) -> None:
     TwoNodes().retrieve("where is Ana?")
-    assert [(e.query, e.hits, e.top_score) for e in recorder.retrieved] == [
+    assert [(e.query, e.hits, e.top_score) for e in recorder.of(tiermem.callbacks.Retrieved)] == [
         ("where is Ana?", 2, 0.75)
     ]
     assert metrics.snapshot()["counters"]["search_hits"] == 2

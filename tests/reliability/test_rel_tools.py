@@ -25,18 +25,10 @@ import rel_hostile as h
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiermem.callbacks import CallbackHandler, ToolCalled
+from tiermem.testing import RecordingCallback
 from tiermem.tools import ToolCallError, ToolRegistry
 
 SLACK = 0.25  # scheduling on two busy cores; a broken deadline costs seconds, not this
-
-
-class Recorder(CallbackHandler):
-    def __init__(self) -> None:
-        self.events: list[ToolCalled] = []
-
-    def on_tool_called(self, event: ToolCalled) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture
@@ -252,7 +244,7 @@ pins = st.integers(10**11, 10**12 - 1)
 @settings(h.FUZZ, max_examples=max(h.EXAMPLES // 2, 10))
 @given(secret=secrets, leak=st.sampled_from(list(LEAKS)), pin=pins)
 def test_sensitive_values_never_leave_a_failed_call(secret: str, leak: str, pin: int) -> None:
-    recorder, seen = Recorder(), []
+    recorder, seen = RecordingCallback(), []
 
     def policy(name: str, arguments: Any, user_id: str | None) -> bool | str:
         seen.append(repr(dict(arguments)))
