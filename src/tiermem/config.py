@@ -91,6 +91,9 @@ class LongTermConfig(_Frozen):
     optimize_every: int | None = Field(
         200, gt=0, description="rows written between background compactions; None: never"
     )
+    keep_versions_seconds: float | None = Field(
+        120.0, gt=0.0, description="age past which optimize drops old table versions; None: 7 days"
+    )
 
 
 class RetrievalConfig(_Frozen):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -45,6 +46,7 @@ __all__ = [
     "Operation",
     "Optimize",
     "Scope",
+    "Search",
     "TextSearch",
     "Upsert",
     "VectorSearch",
@@ -178,6 +180,20 @@ class VectorSearch:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """A `TextSearch` and a `VectorSearch` of one scope, run side by side in one trip.
+
+    Either half is skipped when its input is None; the result is the pair of their
+    results, an empty list for a skipped half.
+    """
+
+    query: str | None
+    vector: NDArray[np.float32] | None
+    scope: Scope
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Delete:
     scope: Scope
 
@@ -189,9 +205,13 @@ class Count:
 
 @dataclass(frozen=True, slots=True)
 class Optimize:
-    """Compact, refresh indexes, and build the ones the table has grown into."""
+    """Compact, refresh indexes, build the ones the table has grown into, drop old versions.
+
+    The result is the number of rows in the table.
+    """
 
     vector_index_rows: int | None = None
+    keep_versions_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +222,18 @@ class Export:
     limit: int
 
 
-Operation = Insert | Upsert | Fetch | TextSearch | VectorSearch | Delete | Count | Optimize | Export
+Operation = (
+    Insert
+    | Upsert
+    | Fetch
+    | TextSearch
+    | VectorSearch
+    | Search
+    | Delete
+    | Count
+    | Optimize
+    | Export
+)
 
 
 # --- shared pure logic ----------------------------------------------------------
@@ -333,7 +364,8 @@ def _missing_indexes(
     """Scalar indexes for scope filters once there are rows; ANN once flat scans get slow."""
     wanted: list[tuple[str, Any]] = []
     if rows:
-        wanted += [(c, BTree()) for c in ("user_key", "session_key", "agent_key")]
+        # id: get, update and forget look one record up; seq: the neighbour fetch
+        wanted += [(c, BTree()) for c in ("user_key", "session_key", "agent_key", "id", "seq")]
         wanted.append(("kind", Bitmap()))
     if vector_index_rows is not None and rows >= vector_index_rows:
         wanted.append(("vector", IvfHnswSq(distance_type="cosine")))
@@ -347,10 +379,15 @@ def _indexed_columns(indices: Iterable[Any]) -> set[str]:
 _RETRIES = 6
 
 
+class _StaleReadError(Exception):
+    """A read found its version gone: caught up and run again, it will not be."""
+
+
 def _retryable(exc: BaseException) -> bool:
     # writers racing on one table: LanceDB asks the loser to retry its commit
     text = str(exc)
-    return "etryable" in text or "onflict" in text or "preempted" in text
+    racing = "etryable" in text or "onflict" in text or "preempted" in text
+    return racing or isinstance(exc, _StaleReadError)
 
 
 def _retrying(action: Callable[[], T]) -> T:
@@ -395,15 +432,17 @@ class LanceStore:
         read_consistency_seconds: float | None = 0.0,
     ) -> None:
         self._schema = table_schema(dimensions)
+        #: seconds a read may lag other writers; 0: never, None: unbounded
+        self.read_consistency_seconds = read_consistency_seconds
+        #: when the table last caught up with the newest version (monotonic seconds)
+        self.checked = -math.inf
+        #: appends may commit from a stale version: a local commit cannot overwrite
+        #: another (LanceDB renames without replacing); on object storage, catch up first
+        self.local = "://" not in uri or uri.startswith(("memory://", "file://"))
         try:
-            # interval 0: every read sees what other instances and processes committed
-            self._db = lancedb.connect(
-                uri,
-                storage_options=storage_options or None,
-                read_consistency_interval=timedelta(seconds=read_consistency_seconds)
-                if read_consistency_seconds is not None
-                else None,
-            )
+            # LanceDB's own interval 0 looks for new versions before every query, three
+            # per context; `AsyncLanceStore` looks once per operation, for the same guarantee
+            self._db = lancedb.connect(uri, storage_options=storage_options or None)
             self._table = _retrying(lambda: self._open(table, embedder, dimensions))
         except (SchemaVersionError, StoreError):
             raise
@@ -452,14 +491,41 @@ class AsyncLanceStore:
     """
 
     def __init__(self, store: LanceStore) -> None:
+        self._store = store
         self._table = store.async_table
         self._schema = store.schema
 
     async def run(self, op: Operation) -> Any:
+        tries = 0
+
+        async def attempt() -> Any:
+            nonlocal tries
+            tries += 1
+            # a local append commits on top of the newest version whatever this table has
+            # seen; every other operation reads, so it first catches up with other writers
+            if not (isinstance(op, Insert) and self._store.local) or tries > 1:
+                await self._catch_up(force=tries > 1)
+            try:
+                return await self._run(op)
+            except Exception as exc:
+                if isinstance(op, Insert) or "Not found" not in str(exc):
+                    raise
+                # another instance's upkeep dropped the version this read was on
+                raise _StaleReadError(str(exc)) from exc
+
         try:
-            return await _aretrying(lambda: self._run(op))
+            return await _aretrying(attempt)
         except Exception as exc:
             raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
+
+    async def _catch_up(self, *, force: bool = False) -> None:
+        interval = self._store.read_consistency_seconds
+        now = time.monotonic()
+        may_lag = interval is None or (interval > 0 and now - self._store.checked < interval)
+        if may_lag and not force:
+            return
+        await self._table.checkout_latest()
+        self._store.checked = now
 
     async def _run(self, op: Operation) -> Any:
         t = self._table
@@ -484,17 +550,19 @@ class AsyncLanceStore:
                 q = q.limit(limit) if limit is not None else q
                 return _records(await q.to_arrow())
             case TextSearch(query, scope, limit):
-                q = t.query().nearest_to_text(_match(query))
-                q = q.select([*_READ_COLUMNS, "vector", "_score"])
-                where = scope.where()
-                q = q.where(where) if where else q
-                return _scored_with_vectors(await q.limit(limit).to_arrow(), "_score")
+                return _scored_with_vectors(await self._text(query, scope, limit), "_score")
             case VectorSearch(vector, scope, limit):
-                q = t.query().nearest_to(vector).distance_type("cosine")
-                q = q.select([*_READ_COLUMNS, "_distance"])
-                where = scope.where()
-                q = q.where(where) if where else q
-                return _scored(await q.limit(limit).to_arrow(), "_distance")
+                return _scored(await self._nearest(vector, scope, limit), "_distance")
+            case Search(query, vector, scope, limit):
+                # both halves at once: each waits on I/O and LanceDB's threads in turn
+                text, nearest = await asyncio.gather(
+                    self._text(query, scope, limit) if query is not None else _none(),
+                    self._nearest(vector, scope, limit) if vector is not None else _none(),
+                )
+                return (
+                    _scored_with_vectors(text, "_score") if text is not None else [],
+                    _scored(nearest, "_distance") if nearest is not None else [],
+                )
             case Delete(scope):
                 where = scope.where()
                 if where is None:
@@ -503,14 +571,36 @@ class AsyncLanceStore:
                 return None
             case Count(scope):
                 return await t.count_rows(scope.where())
-            case Optimize(vector_index_rows):
-                await t.optimize()
+            case Optimize(vector_index_rows, keep_versions_seconds):
+                # old versions are files that every strong read lists: keep only recent ones
+                keep = keep_versions_seconds
+                await t.optimize(cleanup_older_than=timedelta(seconds=keep) if keep else None)
                 existing = _indexed_columns(await t.list_indices())
                 rows = await t.count_rows()
                 for column, config in _missing_indexes(existing, rows, vector_index_rows):
                     await t.create_index(column, config=config)
-                return None
+                return rows
             case Export(offset, limit):
                 q = t.query().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
                 return _with_vectors(await q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")
+
+    def _text(self, query: str, scope: Scope, limit: int) -> Awaitable[pa.Table]:
+        q = self._table.query().nearest_to_text(_match(query))
+        q = q.select([*_READ_COLUMNS, "vector", "_score"])
+        where = scope.where()
+        q = q.where(where) if where else q
+        return q.limit(limit).to_arrow()  # type: ignore[no-any-return]
+
+    def _nearest(
+        self, vector: NDArray[np.float32], scope: Scope, limit: int
+    ) -> Awaitable[pa.Table]:
+        q = self._table.query().nearest_to(vector).distance_type("cosine")
+        q = q.select([*_READ_COLUMNS, "_distance"])
+        where = scope.where()
+        q = q.where(where) if where else q
+        return q.limit(limit).to_arrow()  # type: ignore[no-any-return]
+
+
+async def _none() -> None:
+    return None

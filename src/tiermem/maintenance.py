@@ -5,6 +5,10 @@ searched by a flat scan; both slow searches down as they pile up (at 500 one-row
 writes, `build_context` went from 17 ms to 180 ms). After every `optimize_every`
 written rows, one background thread compacts the table and updates its indexes,
 while calls go on.
+
+Compaction rewrites every fragment smaller than a million rows, so a fixed cadence
+would rewrite a growing table again and again (building a million rows at every 20k:
+23 GB written); a round is also due only once the table grew by a tenth since the last.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ logger = logging.getLogger("tiermem.maintenance")
 class Maintainer:
     """Runs ``optimize`` in the background once enough rows were written."""
 
-    def __init__(self, optimize: Callable[[], None], every: int | None) -> None:
-        self._optimize = optimize
+    def __init__(self, optimize: Callable[[], int], every: int | None) -> None:
+        self._optimize = optimize  # returns the rows in the table
         self._every = every
         self._pending = 0
+        self._rows = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -33,7 +38,7 @@ class Maintainer:
             return
         with self._lock:
             self._pending += rows
-            if self._pending < self._every or self._running():
+            if self._pending < max(self._every, self._rows // 10) or self._running():
                 return
             self._pending = 0
             self._thread = threading.Thread(
@@ -46,7 +51,9 @@ class Maintainer:
 
     def _run(self) -> None:
         try:
-            self._optimize()
+            rows = self._optimize()
+            with self._lock:
+                self._rows = rows
         except Exception:
             # upkeep must never break the caller; the next round tries again
             logger.exception("background optimize failed")

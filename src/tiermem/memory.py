@@ -62,9 +62,8 @@ from .long_term import (
     Operation,
     Optimize,
     Scope,
-    TextSearch,
+    Search,
     Upsert,
-    VectorSearch,
 )
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
@@ -80,6 +79,7 @@ T = TypeVar("T")
 _LINE_CACHE = 100_000
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
 Flow = Generator["Operation | Summarize", Any, T]
+_TextHit = tuple[MemoryRecord, float, NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,9 @@ class TieredMemory:
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
         self._line_tokens: dict[str, int] = {}
-        self._maintainer = Maintainer(self.optimize, self.config.long_term.optimize_every)
+        self._maintainer = Maintainer(
+            lambda: self._drive(self._optimize()), self.config.long_term.optimize_every
+        )
         self._closed = False
 
     # --- drivers -------------------------------------------------------------------
@@ -397,12 +399,10 @@ class TieredMemory:
         k = v.check_k(k)
         limit = max(self.config.retrieval.candidates, k)
         vector = self.embedder.embed([query])[0]
-        text_found: list[tuple[MemoryRecord, float, NDArray[np.float32]]] = []
-        if has_terms(query):
-            text_found = yield TextSearch(query, scope, limit)
-        vector_hits: list[tuple[MemoryRecord, float]] = []
-        if np.any(vector):
-            vector_hits = yield VectorSearch(vector, scope, limit)
+        found: tuple[list[_TextHit], list[tuple[MemoryRecord, float]]] = yield Search(
+            query if has_terms(query) else None, vector if np.any(vector) else None, scope, limit
+        )
+        text_found, vector_hits = found
         # a full-text hit outside the vector top-k still has a similarity: use it, not 0
         seen = {r.id for r, _ in vector_hits}
         vector_hits += [(r, 1.0 - float(vec @ vector)) for r, _, vec in text_found
@@ -700,10 +700,12 @@ class TieredMemory:
             self._sessions.clear()  # restored from the store on next use
         return total
 
-    def _optimize(self) -> Flow[None]:
+    def _optimize(self) -> Flow[int]:
         started = time.perf_counter()
-        yield Optimize(self.config.long_term.vector_index_rows)
+        long_term = self.config.long_term
+        rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
+        return rows
 
     # --- public API: sync -----------------------------------------------------------
 
