@@ -45,40 +45,37 @@ def test_a_reader_refreshes_once_per_call_within_its_interval(tmp_path: Path) ->
 
 
 class _Optimizer:
-    """Stands in for `TieredMemory.optimize`: counts rounds, reports a table size."""
+    """Stands in for `TieredMemory.optimize`: counts rounds, can be held up."""
 
-    def __init__(self, rows: int) -> None:
-        self.rows = rows
+    def __init__(self) -> None:
         self.rounds = 0
-        self.done = threading.Event()
+        self.release = threading.Event()
 
-    def __call__(self) -> int:
+    def __call__(self) -> None:
         self.rounds += 1
-        self.done.set()
-        return self.rows
+        self.release.wait(5)
 
 
-def _round(maintainer: Maintainer, optimizer: _Optimizer, rows: int) -> bool:
-    """Note ``rows`` written; True if that started a round (waited for)."""
-    optimizer.done.clear()
-    maintainer.note_writes(rows)
-    started = optimizer.done.wait(0.5)
-    maintainer.wait()
-    return started
-
-
-def test_upkeep_rounds_space_out_as_the_store_grows() -> None:
-    optimizer = _Optimizer(rows=100_000)
+def test_upkeep_rounds_never_overlap() -> None:
+    optimizer = _Optimizer()
     maintainer = Maintainer(optimizer, every=200)
-    assert _round(maintainer, optimizer, 200)  # the first round learns the table's size
-    assert not _round(maintainer, optimizer, 5_000)
-    assert not _round(maintainer, optimizer, 4_999)
-    assert _round(maintainer, optimizer, 1)  # a tenth of 100k written since
+    maintainer.note_writes(199)
+    assert optimizer.rounds == 0
+    maintainer.note_writes(1)  # starts a round that waits for release
+    for _ in range(5):
+        maintainer.note_writes(1_000)  # due, but a round is running
+    optimizer.release.set()
+    maintainer.wait()
+    assert optimizer.rounds == 1
+    maintainer.note_writes(200)
+    maintainer.wait()
     assert optimizer.rounds == 2
 
 
 def test_no_upkeep_when_switched_off() -> None:
-    optimizer = _Optimizer(rows=10)
+    optimizer = _Optimizer()
+    optimizer.release.set()
     maintainer = Maintainer(optimizer, every=None)
-    assert not _round(maintainer, optimizer, 10_000)
+    maintainer.note_writes(10_000)
+    maintainer.wait()
     assert optimizer.rounds == 0
