@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from .errors import SchemaVersionError, StoreError
 from .records import Kind, MemoryRecord
+from .write_behind import WriteBehind
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -435,6 +436,7 @@ class LanceStore:
         dimensions: int,
         storage_options: dict[str, str] | None = None,
         read_consistency_seconds: float | None = 0.0,
+        write_behind_seconds: float | None = None,
     ) -> None:
         self._schema = table_schema(dimensions)
         #: seconds a read may lag other writers; 0: never, None: unbounded
@@ -453,6 +455,10 @@ class LanceStore:
             raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
+        #: opt-in: appends acknowledged at once and committed together (see write_behind)
+        self.behind = (
+            WriteBehind(self._commit_now, write_behind_seconds) if write_behind_seconds else None
+        )
 
     def _open(self, table: str, embedder: str, dimensions: int) -> Any:
         meta = self._db.create_table(
@@ -464,7 +470,13 @@ class LanceStore:
             opened.create_index("text", config=_FTS)
         return opened
 
+    def _commit_now(self, records: Sequence[MemoryRecord], vectors: NDArray[np.float32]) -> None:
+        commit = AsyncLanceStore(self).run(Insert(records, vectors), now=True)
+        LOOP.run(commit)  # type: ignore[no-untyped-call]
+
     def run(self, op: Operation) -> Any:
+        if self.behind is not None and not isinstance(op, Insert):
+            self.behind.flush()  # read your own writes
         # LanceDB's sync client runs each coroutine on its background loop and makes
         # about six such trips per query; handing it the whole operation makes one
         return LOOP.run(AsyncLanceStore(self).run(op))  # type: ignore[no-untyped-call]
@@ -482,6 +494,8 @@ class LanceStore:
         return inner
 
     def close(self) -> None:
+        if self.behind is not None:
+            self.behind.close()
         self.async_table.close()
 
 
@@ -500,7 +514,15 @@ class AsyncLanceStore:
         self._table = store.async_table
         self._schema = store.schema
 
-    async def run(self, op: Operation) -> Any:
+    async def run(self, op: Operation, *, now: bool = False) -> Any:
+        behind = self._store.behind
+        if behind is not None and not now:
+            if isinstance(op, Insert):
+                behind.add(op.records, op.vectors)
+                return None
+            if not behind.idle:
+                # a commit is plain blocking work for a thread, not for the event loop
+                await asyncio.to_thread(behind.flush)
         tries = 0
 
         async def attempt() -> Any:

@@ -126,6 +126,7 @@ class TieredMemory:
             dimensions=self.embedder.dimensions,
             storage_options=dict(self.config.long_term.storage_options),
             read_consistency_seconds=self.config.long_term.read_consistency_seconds,
+            write_behind_seconds=(self.config.long_term.write_behind_ms or 0) / 1000 or None,
         )
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
