@@ -419,6 +419,10 @@ async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
 
 
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
+#: a filtered vector search over at most this many rows scans them instead of the index
+_FLAT_ROWS = 20_000
+_SCOPE_ROWS_SECONDS = 60.0
+_SCOPE_ROWS_CACHE = 10_000
 
 
 # --- sync ------------------------------------------------------------------------
@@ -446,6 +450,9 @@ class LanceStore:
         #: appends may commit from a stale version: a local commit cannot overwrite
         #: another (LanceDB renames without replacing); on object storage, catch up first
         self.local = "://" not in uri or uri.startswith(("memory://", "file://"))
+        #: rows each scope filter selected, and when that was counted (a size estimate)
+        self.scope_rows: dict[str, tuple[int, float]] = {}
+        self.vector_index: tuple[bool, float] | None = None
         try:
             # LanceDB's own interval 0 looks for new versions before every query, three
             # per context; `AsyncLanceStore` looks once per operation, for the same guarantee
@@ -619,14 +626,40 @@ class AsyncLanceStore:
         q = q.where(where) if where else q
         return q.limit(limit).to_arrow()  # type: ignore[no-any-return]
 
-    def _nearest(
-        self, vector: NDArray[np.float32], scope: Scope, limit: int
-    ) -> Awaitable[pa.Table]:
+    async def _nearest(self, vector: NDArray[np.float32], scope: Scope, limit: int) -> pa.Table:
         q = self._table.query().nearest_to(vector).distance_type("cosine")
         q = q.select([*_READ_COLUMNS, "_distance"])
         where = scope.where()
-        q = q.where(where) if where else q
-        return q.limit(limit).to_arrow()  # type: ignore[no-any-return]
+        if where:
+            q = q.where(where)
+            if await self._vector_indexed() and await self._rows_within(where) <= _FLAT_ROWS:
+                # a user's thousand rows of a million: exact and 3x faster than the index
+                q = q.bypass_vector_index()
+        return await q.limit(limit).to_arrow()
+
+    async def _vector_indexed(self) -> bool:
+        """Whether the table has a vector index, looked up at most once a minute."""
+        now = time.monotonic()
+        known = self._store.vector_index
+        if known is None or now - known[1] >= _SCOPE_ROWS_SECONDS:
+            known = self._store.vector_index = (
+                "vector" in _indexed_columns(await self._table.list_indices()),
+                now,
+            )
+        return known[0]
+
+    async def _rows_within(self, where: str) -> int:
+        """Rows a filter selects, counted (on scalar indexes) at most once a minute."""
+        sizes = self._store.scope_rows
+        now = time.monotonic()
+        known = sizes.get(where)
+        if known is not None and now - known[1] < _SCOPE_ROWS_SECONDS:
+            return known[0]
+        rows: int = await self._table.count_rows(where)
+        if len(sizes) >= _SCOPE_ROWS_CACHE:
+            sizes.clear()
+        sizes[where] = (rows, now)
+        return rows
 
 
 async def _none() -> None:
