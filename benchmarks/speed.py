@@ -459,7 +459,27 @@ def _tiermem_worker(spec: dict[str, Any]) -> dict[str, Any]:
     result |= _tiermem_queries(mem, spec)
     mem.close()
     result["disk_mb"] = folder_mb(root)
+    # last: its turns must not count in the figures above
+    result["single_behind"] = _write_behind_singles(root, parts, singles)
     return result | memory_mb()
+
+
+def _write_behind_singles(root: Path, parts: tuple[Any, Any, Any], singles: Any) -> dict[str, Any]:
+    """`add_message` latency with the opt-in write-behind, on the same store."""
+    from tiermem import MemoryConfig, TieredMemory
+
+    config, embedder, counter = parts
+    behind = MemoryConfig(**(config.model_dump() | {"long_term": {"write_behind_ms": 20.0}}))
+    with TieredMemory(root, config=behind, embedder=embedder, token_counter=counter) as mem:
+
+        def add(turn: Turn) -> None:
+            mem.add_message(
+                turn.role, turn.text, session_id="write-behind", user_id="write-behind",
+                agent_id=AGENT, timestamp=turn.timestamp,
+            )  # fmt: skip
+
+        times = [_timed(lambda t=t: add(t)) for _, t in singles[:500]]
+    return stats(times)
 
 
 def _cold_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -860,6 +880,12 @@ def _tiermem_rows(sizes: dict[int, Any]) -> list[tuple[str, list[str]]]:
             row(lambda r, _: f"{_ms(r['single'])} / {_ms(r['single'], 'p95')}"),
         ),
         (
+            "`add_message` p50 / p95, opt-in write-behind of 20 ms (ms)",
+            row(
+                lambda r, _: f"{_ms(r.get('single_behind'))} / {_ms(r.get('single_behind'), 'p95')}"
+            ),
+        ),
+        (
             "background optimizes while ingesting (runs, s)",
             row(
                 lambda r, _: (
@@ -1010,16 +1036,15 @@ def _target_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
     )
     single = {s: tm(s)["single"]["p50"] for s in sizes if tm(s)}
-    rows.append(
-        (
-            TARGETS[4],
-            *check(
-                max(single.values(), default=None),
-                lambda v: v < 2.0,
-                ", ".join(f"{_ms({'p50': v})} ms at {_size_label(s)}" for s, v in single.items()),
-            ),
+    behind = {s: tm(s).get("single_behind", {}).get("p50") for s in sizes if tm(s)}
+    text = ", ".join(f"{_ms({'p50': v})} ms at {_size_label(s)}" for s, v in single.items())
+    if any(behind.values()):
+        text += (
+            " (opt-in write-behind: "
+            + ", ".join(f"{_ms({'p50': v})} ms" for v in behind.values() if v is not None)
+            + ")"
         )
-    )
+    rows.append((TARGETS[4], *check(max(single.values(), default=None), lambda v: v < 2.0, text)))
     rows.append((TARGETS[5], *_versus_peers(sizes.get(100_000))))
     low, high = tm(10_000).get("peak_rss_mb"), tm(1_000_000).get("peak_rss_mb")
     ratio = high / low if low and high else None

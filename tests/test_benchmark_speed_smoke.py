@@ -18,6 +18,7 @@ POSITIVE_ROWS = (
     "store build: `add_messages` per user (turns/s)",
     "`add_message` one by one (turns/s)",
     "`add_message` p50 / p95 (ms)",
+    "`add_message` p50 / p95, opt-in write-behind of 20 ms (ms)",
     "`optimize()` after ingest (s)",
     "`search`, by user: p50 / p95 / p99 (ms)",
     "`search`, one scope: p50 / p95 / p99 (ms)",

@@ -91,6 +91,15 @@ class LongTermConfig(_Frozen):
     optimize_every: int | None = Field(
         200, gt=0, description="rows written between background compactions; None: never"
     )
+    write_behind_ms: float | None = Field(
+        None,
+        gt=0.0,
+        description="opt-in: commit appends together after this many ms; a crash loses the"
+        " turns of the last interval",
+    )
+    keep_versions_seconds: float | None = Field(
+        120.0, gt=0.0, description="age past which optimize drops old table versions; None: 7 days"
+    )
 
 
 class RetrievalConfig(_Frozen):

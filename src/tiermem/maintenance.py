@@ -5,6 +5,12 @@ searched by a flat scan; both slow searches down as they pile up (at 500 one-row
 writes, `build_context` went from 17 ms to 180 ms). After every `optimize_every`
 written rows, one background thread compacts the table and updates its indexes,
 while calls go on.
+
+Rounds never overlap: while one runs, writes only add to the next one's count.
+Compaction rewrites fragments until they reach a million rows, so at that scale a
+round costs tens of seconds of one core; spacing rounds further apart is no cure,
+as every small fragment left meanwhile slows each search (240 one-row fragments on
+a 10k table: full-text search 4 ms -> 40 ms).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ logger = logging.getLogger("tiermem.maintenance")
 class Maintainer:
     """Runs ``optimize`` in the background once enough rows were written."""
 
-    def __init__(self, optimize: Callable[[], None], every: int | None) -> None:
+    def __init__(self, optimize: Callable[[], object], every: int | None) -> None:
         self._optimize = optimize
         self._every = every
         self._pending = 0

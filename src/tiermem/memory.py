@@ -61,9 +61,8 @@ from .long_term import (
     Operation,
     Optimize,
     Scope,
-    TextSearch,
+    Search,
     Upsert,
-    VectorSearch,
 )
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
@@ -79,6 +78,7 @@ T = TypeVar("T")
 _LINE_CACHE = 100_000
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
 Flow = Generator["Operation | Summarize", Any, T]
+_TextHit = tuple[MemoryRecord, float, NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +131,16 @@ class TieredMemory:
             dimensions=self.embedder.dimensions,
             storage_options=dict(self.config.long_term.storage_options),
             read_consistency_seconds=self.config.long_term.read_consistency_seconds,
+            write_behind_seconds=(self.config.long_term.write_behind_ms or 0) / 1000 or None,
         )
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
         self._line_tokens: dict[str, int] = {}
         self._priced: dict[tuple[Any, ...], Candidate] = {}
-        self._maintainer = Maintainer(self.optimize, self.config.long_term.optimize_every)
+        self._maintainer = Maintainer(
+            lambda: self._drive(self._optimize()), self.config.long_term.optimize_every
+        )
         self._closed = False
 
     # --- drivers -------------------------------------------------------------------
@@ -417,12 +420,10 @@ class TieredMemory:
         """The best ``k`` fused hits, and the speakers the query names among what was found."""
         limit = max(self.config.retrieval.candidates, k)
         vector = self.embedder.embed([query])[0]
-        text_found: list[tuple[MemoryRecord, float, NDArray[np.float32]]] = []
-        if has_terms(query):
-            text_found = yield TextSearch(query, scope, limit)
-        vector_hits: list[tuple[MemoryRecord, float]] = []
-        if np.any(vector):
-            vector_hits = yield VectorSearch(vector, scope, limit)
+        found: tuple[list[_TextHit], list[tuple[MemoryRecord, float]]] = yield Search(
+            query if has_terms(query) else None, vector if np.any(vector) else None, scope, limit
+        )
+        text_found, vector_hits = found
         # a full-text hit outside the vector top-k still has a similarity: use it, not 0
         seen = {r.id for r, _ in vector_hits}
         vector_hits += [(r, 1.0 - float(vec @ vector)) for r, _, vec in text_found
@@ -719,10 +720,12 @@ class TieredMemory:
             checked.append((record, vector))
         return checked
 
-    def _optimize(self) -> Flow[None]:
+    def _optimize(self) -> Flow[int]:
         started = time.perf_counter()
-        yield Optimize(self.config.long_term.vector_index_rows)
+        long_term = self.config.long_term
+        rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
+        return rows
 
     # --- public API: sync -----------------------------------------------------------
 

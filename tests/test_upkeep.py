@@ -1,0 +1,81 @@
+"""Store upkeep: old versions dropped, lookup indexes built, rounds spaced as the store grows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import lancedb
+
+from tiermem import MemoryConfig, TieredMemory
+from tiermem.maintenance import Maintainer
+
+
+def test_optimize_drops_old_versions_and_indexes_lookups(tmp_path: Path) -> None:
+    config = MemoryConfig(
+        tokenizer="cl100k_base", long_term={"optimize_every": None, "keep_versions_seconds": 0.05}
+    )
+    with TieredMemory(tmp_path / "store", config=config) as mem:
+        added = [mem.add_message("user", f"turn {i} Lisbon", session_id="s") for i in range(30)]
+        table = lancedb.connect(tmp_path / "store").open_table("records")
+        assert len(table.list_versions()) > 30  # one commit per turn
+        time.sleep(0.1)
+        mem.optimize()
+        # compaction and each new index add a version; the 30 appends are gone
+        table = lancedb.connect(tmp_path / "store").open_table("records")
+        assert len(table.list_versions()) < 15
+        indexed = {column for index in table.list_indices() for column in index.columns}
+        assert {"id", "seq", "session_key", "user_key", "agent_key", "kind", "text"} <= indexed
+        assert mem.get(added[7].id).text == "turn 7 Lisbon"
+        assert len(mem.search("Lisbon", session_id="s", k=50)) == 30
+
+
+def test_a_reader_refreshes_once_per_call_within_its_interval(tmp_path: Path) -> None:
+    lagging = MemoryConfig(tokenizer="cl100k_base", long_term={"read_consistency_seconds": 3600})
+    with TieredMemory(tmp_path / "store") as writer:
+        writer.add_message("user", "first words", session_id="s", user_id="u")
+        with TieredMemory(tmp_path / "store", config=lagging) as reader:
+            assert reader.stats()["turns"] == 1
+            writer.add_message("user", "second words", session_id="s", user_id="u")
+            # an hour of allowed lag: the reader keeps the version it caught up with
+            assert reader.stats()["turns"] == 1
+        with TieredMemory(tmp_path / "store") as strong:
+            assert strong.stats()["turns"] == 2
+
+
+class _Optimizer:
+    """Stands in for `TieredMemory.optimize`: counts rounds, can be held up."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.rounds += 1
+        self.release.wait(5)
+
+
+def test_upkeep_rounds_never_overlap() -> None:
+    optimizer = _Optimizer()
+    maintainer = Maintainer(optimizer, every=200)
+    maintainer.note_writes(199)
+    assert optimizer.rounds == 0
+    maintainer.note_writes(1)  # starts a round that waits for release
+    for _ in range(5):
+        maintainer.note_writes(1_000)  # due, but a round is running
+    optimizer.release.set()
+    maintainer.wait()
+    assert optimizer.rounds == 1
+    maintainer.note_writes(200)
+    maintainer.wait()
+    assert optimizer.rounds == 2
+
+
+def test_no_upkeep_when_switched_off() -> None:
+    optimizer = _Optimizer()
+    optimizer.release.set()
+    maintainer = Maintainer(optimizer, every=None)
+    maintainer.note_writes(10_000)
+    maintainer.wait()
+    assert optimizer.rounds == 0
