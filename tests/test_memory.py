@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +22,7 @@ from tiermem import (
     TieredMemory,
     TokenCounter,
 )
-from tiermem.context import exact_tokens
+from tiermem.context import exact_tokens, memory_line
 
 FACTS = [
     "I moved to Lisbon in May 2023 with my partner Ana.",
@@ -61,12 +63,33 @@ def test_evicted_turns_fold_into_bounded_rolling_summaries(mem: TieredMemory) ->
     summaries = [h.record for h in mem.search("summary Lisbon sister cat", k=50)
                  if h.record.kind is Kind.SUMMARY]  # fmt: skip
     assert summaries
-    turn_ids = {r.id for r in added}
-    covered = [tid for s in summaries for tid in s.covers]
-    assert set(covered) <= turn_ids
+    by_seq = {r.seq: r.id for r in added}
+    spans = sorted((s.covered_seqs for s in summaries), key=lambda span: span.start)
+    covered = [seq for span in spans for seq in span]
     assert len(covered) == len(set(covered))  # merged summaries cover each turn once
+    assert set(covered) <= set(by_seq)
     # the oldest turns were evicted and are covered, in order of the conversation
-    assert added[0].id in covered
+    assert covered[0] == 0
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(spans))
+    for summary in summaries:  # ids are listed by a summary folded from turns only
+        assert set(summary.covers) <= {by_seq[seq] for seq in summary.covered_seqs}
+
+
+def test_a_merged_summary_stores_a_span_not_every_id(config: MemoryConfig) -> None:
+    # the oldest summary of a long session stands for nearly all of it: its row must
+    # not grow with the session (it used to list every turn id, rewritten at each merge)
+    with TieredMemory("memory://", config=config) as mem:
+        for i in range(400):
+            mem.add_message("user", f"Turn {i}: Ana booked the ferry to Faro for {i} euros.",
+                            session_id="long")  # fmt: skip
+        summaries = mem.records(session_id="long", kinds=["summary"])
+    assert len(summaries) <= config.medium_term.max_summaries
+    oldest = min(summaries, key=lambda s: s.seq)
+    assert oldest.covered_seqs.start == 0
+    assert len(oldest.covered_seqs) > 100
+    assert oldest.covers == ()
+    assert len(json.dumps(dict(oldest.metadata))) < 100
+    assert f"summary of {len(oldest.covered_seqs)} earlier turns" in memory_line(oldest)
 
 
 def test_extractive_summary_keeps_names_numbers_and_dates(mem: TieredMemory) -> None:

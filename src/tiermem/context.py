@@ -207,7 +207,7 @@ def memory_line(record: MemoryRecord) -> str:
 def memory_label(record: MemoryRecord) -> str:
     """Who a memory line is from; summaries and explicit memories say what they are."""
     if record.kind is Kind.SUMMARY:
-        return f"summary of {len(record.covers)} earlier turns"
+        return f"summary of {len(record.covered_seqs)} earlier turns"
     return "memory" if record.kind is Kind.MEMORY else record.speaker
 
 

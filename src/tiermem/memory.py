@@ -319,16 +319,18 @@ class TieredMemory:
             self._maintainer.note_writes(rows)
 
     def _summary(
-        self, text: str, sources: Sequence[MemoryRecord], covers: Sequence[str]
+        self, text: str, sources: Sequence[MemoryRecord], covers: Sequence[str], first_seq: int
     ) -> MemoryRecord:
+        """A summary of ``sources``, standing for the session's turns ``first_seq`` on."""
         last = sources[-1]
-        return MemoryRecord(
+        summary = MemoryRecord(
             id=v.new_id(), kind=Kind.SUMMARY, text=text, timestamp=last.timestamp,
             role=None, session_id=last.session_id, user_id=last.user_id,
             agent_id=last.agent_id, seq=max(r.seq for r in sources), covers=tuple(covers),
-            tokens=self.token_counter.count(memory_line(dataclasses.replace(
-                last, kind=Kind.SUMMARY, text=text, covers=tuple(covers)))),
+            metadata={v.COVERS_SEQ: [first_seq, max(r.seq for r in sources)]},
         )  # fmt: skip
+        tokens = self.token_counter.count(memory_line(summary))
+        return dataclasses.replace(summary, tokens=tokens)
 
     def _fold(self, session: _Session, folds: list[list[MemoryRecord]]) -> Flow[None]:
         """Summarise evicted turns; merge the oldest summaries when there are too many.
@@ -344,7 +346,7 @@ class TieredMemory:
             text: str = yield Summarize(turns, limit)
             if not text.strip():
                 continue
-            summary = self._summary(text, turns, [t.id for t in turns])
+            summary = self._summary(text, turns, [t.id for t in turns], turns[0].seq)
             created.append(summary)
             with self._lock:
                 session.medium.summaries.append(summary)
@@ -360,8 +362,9 @@ class TieredMemory:
             merged_text: str = yield Summarize(oldest, limit)
             if not merged_text.strip():
                 continue
-            covers = [turn_id for s in oldest for turn_id in s.covers]
-            merged = self._summary(merged_text, oldest, covers)
+            # a span, not every id: the oldest summary stands for most of a long session
+            first = min(s.covered_seqs.start for s in oldest)
+            merged = self._summary(merged_text, oldest, (), first)
             created.append(merged)
             merged_away.extend(oldest)
             with self._lock:
@@ -556,7 +559,14 @@ class TieredMemory:
         self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
     ) -> Candidate:
         # the same memories come back query after query: price each once
-        key = (record.id, record.text, record.timestamp, record.speaker, len(record.covers), tier)
+        key = (
+            record.id,
+            record.text,
+            record.timestamp,
+            record.speaker,
+            len(record.covered_seqs),
+            tier,
+        )
         priced = self._priced.get(key)
         if priced is None:
             if len(self._priced) >= _LINE_CACHE:

@@ -18,6 +18,7 @@ from typing import Any
 from .errors import InvalidInputError
 
 __all__ = [
+    "COVERS_SEQ",
     "ROLES",
     "Kind",
     "MemoryRecord",
@@ -51,6 +52,10 @@ class Kind(StrEnum):
     SUMMARY = "summary"
 
 
+#: metadata key of a summary: [first, last] sequence number of the turns it covers
+COVERS_SEQ = "covers_seq"
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryRecord:
     """One row of the long-term store: a turn, an explicit memory, or a summary."""
@@ -77,6 +82,22 @@ class MemoryRecord:
         if isinstance(name, str) and name:
             return name
         return self.role or self.kind.value
+
+    @property
+    def covered_seqs(self) -> range:
+        """The sequence numbers of the session's turns a summary stands for (else empty).
+
+        A summary covers one unbroken run of its session's turns, ending at its own
+        ``seq``; ``covers`` lists their ids only for a summary folded from turns
+        directly (a merged one would repeat every id of the session's history).
+        """
+        if self.kind is not Kind.SUMMARY:
+            return range(0)
+        span = self.metadata.get(COVERS_SEQ)
+        if isinstance(span, list) and len(span) == 2 and all(type(n) is int for n in span):
+            return range(span[0], span[1] + 1)
+        # written before the span was recorded: its ids were the whole unbroken run
+        return range(self.seq - len(self.covers) + 1, self.seq + 1)
 
     @property
     def tool_call_ids(self) -> tuple[str, ...]:

@@ -76,8 +76,8 @@ def test_a_long_session_keeps_its_memory_flat(tmp_path: Path) -> None:
     assert session["short_term_tokens"] <= config.short_term.max_tokens
     assert session["summaries"] <= config.medium_term.max_summaries
     assert session["pending_turns"] * 5 < config.medium_term.trigger_tokens  # ~5+ tokens a turn
-    # a record kept per turn would be ~1 KB a turn; the summaries' covers list (8 bytes a
-    # turn, see the README's weaknesses) is the one thing that does grow
+    # a record kept per turn would be ~1 KB a turn; merged summaries hold a span of
+    # turns, not their ids, so nothing of tiermem's grows with the session
     assert growth < 100_000, "tiermem's own heap grows with the turns"
 
 
