@@ -100,3 +100,16 @@ async def test_stats_of_the_whole_store_and_async_agree(populated: TieredMemory)
     scoped = await populated.astats(agent_id=HOSTILE[2])
     assert scoped["records"] == 1
     assert scoped == populated.stats(agent_id=HOSTILE[2])
+
+
+def test_neighbour_turns_stay_in_the_scope_when_users_share_a_session_id() -> None:
+    mem = TieredMemory("memory://")
+    # both users' turns sit at the same (session, seq) positions
+    for uid in ("alice", "bob"):
+        mem.add_message("user", "Where did the ferry go?", session_id="shared", user_id=uid)
+        mem.add_message("assistant", f"{uid}'s ferry went to a private place",
+                        session_id="shared", user_id=uid)  # fmt: skip
+    ctx = mem.build_context("Where did the ferry go?", session_id="other", user_id="alice")
+    assert "alice's ferry" in ctx.text
+    assert "bob" not in ctx.text
+    assert all(r.user_id == "alice" for c in ctx.kept for r in c.records)

@@ -11,7 +11,13 @@ import pytest
 import tiktoken
 
 from tiermem import ConfigError, TiktokenCounter, TokenCounter
-from tiermem.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_messages, seed_tiktoken_cache
+from tiermem.tokens import (
+    MESSAGE_OVERHEAD,
+    REPLY_PRIMING,
+    CachedCounter,
+    count_messages,
+    seed_tiktoken_cache,
+)
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
@@ -28,6 +34,36 @@ def test_model_names_resolve_to_encodings() -> None:
     assert TiktokenCounter("gpt-4").name == "cl100k_base"
     with pytest.raises(ConfigError, match="tokenizer"):
         TiktokenCounter("no-such-model")
+
+
+class _Tally(TiktokenCounter):
+    """The real counter, recording every string it is asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__("cl100k_base")
+        self.encoded: list[str] = []
+
+    def count(self, text: str) -> int:
+        self.encoded.append(text)
+        return super().count(text)
+
+
+def test_cached_counter_counts_like_its_counter_and_encodes_each_string_once() -> None:
+    inner = _Tally()
+    cached = CachedCounter(inner, max_items=3)
+    texts = ["Caroline: I went to the LGBTQ support group", "12:30 Caroline", "Caroline"]
+    for _ in range(3):
+        assert [cached.count(t) for t in texts] == [TiktokenCounter("cl100k_base").count(t)
+                                                    for t in texts]  # fmt: skip
+    assert inner.encoded == texts  # the second and third rounds came from the cache
+    message = cached.count_message("user", texts[0])
+    assert message == inner.count_message("user", texts[0])
+    assert isinstance(cached, TokenCounter)
+    assert cached.name == "cl100k_base"
+    inner.encoded.clear()
+    cached.count("a fourth string")  # over max_items: the cache starts again
+    cached.count(texts[0])
+    assert inner.encoded == ["a fourth string", texts[0]]
 
 
 def test_message_overhead_and_reply_priming() -> None:

@@ -79,3 +79,27 @@ def test_no_upkeep_when_switched_off() -> None:
     maintainer.note_writes(10_000)
     maintainer.wait()
     assert optimizer.rounds == 0
+
+
+def _cache_bytes(path: Path, mb: int | None) -> int:
+    config = MemoryConfig(
+        tokenizer="cl100k_base",
+        long_term={"optimize_every": None, "index_cache_mb": mb, "metadata_cache_mb": mb},
+    )
+    with TieredMemory(path, config=config) as mem:
+        for i in range(40):  # every batch a version, every tenth an index refresh
+            turns = [{"role": "user", "content": f"turn {i}.{j}: the Porto ferry {i * j}"}
+                     for j in range(50)]  # fmt: skip
+            mem.add_messages(turns, session_id="s", user_id="u")
+            if i % 10 == 9:
+                mem.optimize()
+        for i in range(40):
+            assert mem.build_context(f"ferry {i}", session_id="s", user_id="u").kept
+        return int(mem._store.session.size_bytes)
+
+
+def test_lancedb_caches_stay_within_their_configured_size(tmp_path: Path) -> None:
+    unbounded = _cache_bytes(tmp_path / "default", None)
+    bounded = _cache_bytes(tmp_path / "bounded", 1)
+    assert bounded <= 2 * 1024 * 1024 * 1.05  # 1 MB each for indexes and metadata
+    assert unbounded > 2 * bounded  # the bound was what held it, not a small workload

@@ -217,9 +217,9 @@ def _memory_text(record: MemoryRecord) -> str:
     return record.text
 
 
-def _undated_line(record: MemoryRecord, *, timed: bool) -> str:
+def _line(record: MemoryRecord, time: str | None) -> str:
     line = f"{memory_label(record)}: {_memory_text(record)}"
-    return f"{_time(record)} {line}" if timed else line
+    return f"{time} {line}" if time else line
 
 
 def _heading_line(day: str, time: str | None) -> str:
@@ -234,17 +234,25 @@ def memory_candidate(
     parts: ScoreParts | None,
     count: Callable[[str], int],
 ) -> Candidate:
-    """A memory-section candidate, priced as `render` will write it (newlines included)."""
-    day, time = _day(record), _time(record)
+    """A memory-section candidate, priced as `render` will write it (newlines included).
+
+    Only the line itself is new text to count: days, times and speakers repeat across
+    records, so a caching ``count`` prices the rest once.
+    """
+    stamp = record.timestamp.isoformat()
+    day, time = stamp[:10], stamp[11:16]
     # counted with their newline, which BPE often merges into the last token
-    line = count(_undated_line(record, timed=False) + "\n")
+    line = count(_line(record, None) + "\n")
     undated_heading = count(_heading_line(day, None) + "\n")
+    # a time costs what its digits do in a heading; before a line, its space also joins
+    # the label's first token ("Car|oline" -> " Caroline"); `fit` corrects any other seam
+    label = memory_label(record)
     heading = Heading(
         day=day,
         tokens=undated_heading,
         time=time,
-        time_tokens=count(_heading_line(day, time) + "\n") - undated_heading,
-        line_time_tokens=count(_undated_line(record, timed=True) + "\n") - line,
+        time_tokens=count(f" {time}"),
+        line_time_tokens=count(f"{time} {label}") - count(label),
     )
     return Candidate(
         key=record.id, tier=tier, records=(record,), tokens=line, score=score,
@@ -255,15 +263,16 @@ def memory_candidate(
 def memory_lines(records: Sequence[MemoryRecord]) -> list[str]:
     """Records grouped under one heading per day, oldest first (the dates said once)."""
     ordered = sorted(records, key=lambda r: (r.timestamp, r.seq, r.id))
-    days: dict[str, list[MemoryRecord]] = {}
+    days: dict[str, list[tuple[str, MemoryRecord]]] = {}
     for record in ordered:
-        days.setdefault(_day(record), []).append(record)
+        stamp = record.timestamp.isoformat()
+        days.setdefault(stamp[:10], []).append((stamp[11:16], record))
     lines: list[str] = []
     for day, members in days.items():
-        times = {_time(r) for r in members}
+        times = {time for time, _ in members}
         shared = times.pop() if len(times) == 1 else None
         lines.append(_heading_line(day, shared))
-        lines.extend(_undated_line(r, timed=shared is None) for r in members)
+        lines.extend(_line(r, None if shared else time) for time, r in members)
     return lines
 
 

@@ -111,6 +111,14 @@ class Scope:
     after_seq: int | None = None
     turns_at: tuple[tuple[str, int], ...] = ()  # (session_id, seq) pairs
 
+    def owns(self, record: MemoryRecord) -> bool:
+        """Whether ``record`` belongs to this scope's user, agent and session (if set)."""
+        return (
+            (self.user_id is None or record.user_id == self.user_id)
+            and (self.agent_id is None or record.agent_id == self.agent_id)
+            and (self.session_id is None or record.session_id == self.session_id)
+        )
+
     def where(self) -> str | None:
         clauses = []
         if self.turns_at:
@@ -455,6 +463,15 @@ _SCOPE_ROWS_CACHE = 10_000
 # --- sync ------------------------------------------------------------------------
 
 
+def _session(index_cache_mb: int | None, metadata_cache_mb: int | None) -> lancedb.Session:
+    """LanceDB caches bounded: by default they grow with every version a long run writes."""
+    mb = 1024 * 1024
+    return lancedb.Session(
+        index_cache_size_bytes=index_cache_mb * mb if index_cache_mb else None,
+        metadata_cache_size_bytes=metadata_cache_mb * mb if metadata_cache_mb else None,
+    )
+
+
 class LanceStore:
     """Runs operations on a LanceDB table through the synchronous client."""
 
@@ -468,6 +485,8 @@ class LanceStore:
         storage_options: dict[str, str] | None = None,
         read_consistency_seconds: float | None = 0.0,
         write_behind_seconds: float | None = None,
+        index_cache_mb: int | None = None,
+        metadata_cache_mb: int | None = None,
     ) -> None:
         self._schema = table_schema(dimensions)
         #: seconds a read may lag other writers; 0: never, None: unbounded
@@ -483,7 +502,11 @@ class LanceStore:
         try:
             # LanceDB's own interval 0 looks for new versions before every query, three
             # per context; `AsyncLanceStore` looks once per operation, for the same guarantee
-            self._db = lancedb.connect(uri, storage_options=storage_options or None)
+            #: LanceDB's caches, shared by the sync and async clients of this store
+            self.session = _session(index_cache_mb, metadata_cache_mb)
+            self._db = lancedb.connect(
+                uri, storage_options=storage_options or None, session=self.session
+            )
             self._table = _retrying(lambda: self._open(table, embedder, dimensions))
         except (SchemaVersionError, StoreError):
             raise

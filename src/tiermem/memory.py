@@ -70,7 +70,7 @@ from .records import Kind, MemoryRecord, ScoreParts, SearchHit
 from .retrieval import fuse, has_terms, named_speakers, neighbor_positions, with_neighbors
 from .short_term import ShortTermWindow
 from .static_embedding import StaticEmbedder
-from .tokens import TiktokenCounter, TokenCounter
+from .tokens import CachedCounter, TiktokenCounter, TokenCounter
 
 __all__ = ["TieredMemory"]
 
@@ -132,11 +132,14 @@ class TieredMemory:
             storage_options=dict(self.config.long_term.storage_options),
             read_consistency_seconds=self.config.long_term.read_consistency_seconds,
             write_behind_seconds=(self.config.long_term.write_behind_ms or 0) / 1000 or None,
+            index_cache_mb=self.config.long_term.index_cache_mb,
+            metadata_cache_mb=self.config.long_term.metadata_cache_mb,
         )
         self._astore = AsyncLanceStore(self._store)
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.RLock()
-        self._line_tokens: dict[str, int] = {}
+        # the same turns and memory lines come back context after context: count each once
+        self._counting = CachedCounter(self.token_counter, _LINE_CACHE)
         self._priced: dict[tuple[Any, ...], Candidate] = {}
         self._maintainer = Maintainer(
             lambda: self._drive(self._optimize()), self.config.long_term.optimize_every
@@ -500,10 +503,10 @@ class TieredMemory:
             candidates=candidates,
             budget=budget,
             pinned_budget=int(budget * self.config.context.recent_share),
-            section_costs={"memory": memory_section_cost(self.token_counter)},
+            section_costs={"memory": memory_section_cost(self._counting)},
             token_exponent=self.config.context.token_exponent,
         )
-        context = fit(packing.decisions, budget=budget, counter=self.token_counter)
+        context = fit(packing.decisions, budget=budget, counter=self._counting)
         self._emit(
             ContextBuilt(
                 session_id, budget, context.token_count, len(context.kept),
@@ -520,7 +523,10 @@ class TieredMemory:
         positions = neighbor_positions(hits, config) if config.neighbors else []
         fetched: list[MemoryRecord] = []
         if positions:
-            fetched = yield Fetch(dataclasses.replace(scope, turns_at=tuple(positions)))
+            # a few turns named by (session, seq): sifting them for the scope here beats
+            # LanceDB intersecting a scope filter that, for a whole agent, holds every row
+            found: list[MemoryRecord] = yield Fetch(Scope(turns_at=tuple(positions)))
+            fetched = [r for r in found if scope.owns(r)]
         return with_neighbors(hits, fetched, config=config, named=named)
 
     def _candidates(
@@ -572,22 +578,13 @@ class TieredMemory:
             if len(self._priced) >= _LINE_CACHE:
                 self._priced.clear()
             priced = self._priced[key] = memory_candidate(
-                record, tier=tier, score=0.0, parts=None, count=self._count_line
+                record, tier=tier, score=0.0, parts=None, count=self._counting.count
             )
         return Candidate(
             key=priced.key, tier=tier, records=priced.records, tokens=priced.tokens,
             score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
             heading=priced.heading,
         )  # fmt: skip
-
-    def _count_line(self, line: str) -> int:
-        # the same memories come back query after query: count each line once
-        tokens = self._line_tokens.get(line)
-        if tokens is None:
-            if len(self._line_tokens) >= _LINE_CACHE:
-                self._line_tokens.clear()
-            tokens = self._line_tokens[line] = self.token_counter.count(line)
-        return tokens
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)

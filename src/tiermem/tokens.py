@@ -27,6 +27,7 @@ from .errors import ConfigError, TokenizerError
 __all__ = [
     "MESSAGE_OVERHEAD",
     "REPLY_PRIMING",
+    "CachedCounter",
     "TiktokenCounter",
     "TokenCounter",
     "count_messages",
@@ -150,6 +151,45 @@ class TiktokenCounter:
 
     def __repr__(self) -> str:
         return f"TiktokenCounter({self._name!r})"
+
+
+class CachedCounter:
+    """A `TokenCounter` that remembers what it counted: context after context, the same
+    recent turns and memory lines come back, and BPE is the hot path's largest cost.
+
+    Thread-safe without a lock (a lost race counts a string twice); at ``max_items``
+    strings the memory is dropped and filled again.
+    """
+
+    def __init__(self, counter: TokenCounter, max_items: int = 100_000) -> None:
+        self._counter = counter
+        self._max_items = max_items
+        self._texts: dict[str, int] = {}
+        self._messages: dict[tuple[str, str], int] = {}
+
+    @property
+    def name(self) -> str:
+        return self._counter.name
+
+    def count(self, text: str) -> int:
+        tokens = self._texts.get(text)
+        if tokens is None:
+            if len(self._texts) >= self._max_items:
+                self._texts.clear()
+            tokens = self._texts[text] = self._counter.count(text)
+        return tokens
+
+    def count_message(self, role: str, content: str) -> int:
+        key = (role, content)
+        tokens = self._messages.get(key)
+        if tokens is None:
+            if len(self._messages) >= self._max_items:
+                self._messages.clear()
+            tokens = self._messages[key] = self._counter.count_message(role, content)
+        return tokens
+
+    def __repr__(self) -> str:
+        return f"CachedCounter({self._counter!r})"
 
 
 def count_messages(counter: TokenCounter, messages: Iterable[Mapping[str, str]]) -> int:
