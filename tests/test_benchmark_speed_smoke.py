@@ -25,7 +25,8 @@ POSITIVE_ROWS = (
     "`build_context`, by user: p50 / p95 / p99 (ms)",
     "`build_context`, one scope: p50 / p95 / p99 (ms)",
     "context built (tokens, items kept)",
-    "peak RSS (MB)",
+    "peak RSS, building and querying (MB)",
+    "peak RSS, a fresh process serving the store (MB)",
     "cold start: import / open / first context (s)",
     "cold start: whole process (s)",
 )
@@ -54,6 +55,7 @@ def test_speed_benchmark_at_a_tiny_size(speed: ModuleType, tmp_path: Path) -> No
     out = tmp_path / "results" / "speed.md"
     argv = ["--sizes", str(SIZE), "--users", "30", "--singles", "60", "--queries", "12",
             "--batch", "50", "--probe-batches", "2", "--peers", "lc-vector",
+            "--peer-sizes", str(SIZE),
             "--out", str(out)]  # fmt: skip
 
     assert speed.main(argv) == 0
