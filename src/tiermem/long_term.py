@@ -456,6 +456,8 @@ def _table_names(db: Any) -> set[str]:
 _FTS = FTS(with_position=False, stem=True, remove_stop_words=True, language="English")
 #: a filtered vector search over at most this many rows scans them instead of the index
 _FLAT_ROWS = 20_000
+#: share of the table a filter keeps from which it is applied to the hits, not first
+_POSTFILTER_SHARE = 0.5
 _SCOPE_ROWS_SECONDS = 60.0
 _SCOPE_ROWS_CACHE = 10_000
 
@@ -464,7 +466,10 @@ _SCOPE_ROWS_CACHE = 10_000
 
 
 def _session(index_cache_mb: int | None, metadata_cache_mb: int | None) -> lancedb.Session:
-    """LanceDB caches bounded: by default they grow with every version a long run writes."""
+    """LanceDB's caches, bounded: by default they grow with every version a long run
+    writes. One per store, as LanceDB does by default: a session also holds the
+    ``memory://`` object store, which must not be shared between stores.
+    """
     mb = 1024 * 1024
     return lancedb.Session(
         index_cache_size_bytes=index_cache_mb * mb if index_cache_mb else None,
@@ -676,23 +681,44 @@ class AsyncLanceStore:
                 return _with_vectors(await q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")
 
-    def _text(self, query: str, scope: Scope, limit: int) -> Awaitable[pa.Table]:
-        q = self._table.query().nearest_to_text(_match(query))
-        q = q.select([*_READ_COLUMNS, "vector", "_score"])
-        where = scope.where()
-        q = q.where(where) if where else q
-        return q.limit(limit).to_arrow()  # type: ignore[no-any-return]
+    async def _text(self, query: str, scope: Scope, limit: int) -> pa.Table:
+        def search() -> Any:
+            q = self._table.query().nearest_to_text(_match(query))
+            return q.select([*_READ_COLUMNS, "vector", "_score"])
+
+        return await self._filtered(search, scope.where(), limit)
 
     async def _nearest(self, vector: NDArray[np.float32], scope: Scope, limit: int) -> pa.Table:
-        q = self._table.query().nearest_to(vector).distance_type("cosine")
-        q = q.select([*_READ_COLUMNS, "_distance"])
+        def search() -> Any:
+            q = self._table.query().nearest_to(vector).distance_type("cosine")
+            return q.select([*_READ_COLUMNS, "_distance"])
+
         where = scope.where()
-        if where:
-            q = q.where(where)
-            if await self._vector_indexed() and await self._rows_within(where) <= _FLAT_ROWS:
-                # a user's thousand rows of a million: exact and 3x faster than the index
-                q = q.bypass_vector_index()
-        return await q.limit(limit).to_arrow()
+        if where and await self._vector_indexed() and await self._rows_within(where) <= _FLAT_ROWS:
+            # a user's thousand rows of a million: exact and 3x faster than the index
+            return await search().where(where).bypass_vector_index().limit(limit).to_arrow()
+        return await self._filtered(search, where, limit)
+
+    async def _filtered(self, search: Callable[[], Any], where: str | None, limit: int) -> Any:
+        """The best ``limit`` hits of ``search`` within ``where``, filtered first or after.
+
+        A filter that keeps most rows (a whole agent) costs more to apply first, as a
+        mask of every row, than to apply to a few more hits than asked: those are taken
+        when enough of them pass, and the filter goes first again when they do not.
+        """
+        if where is None:
+            return await search().limit(limit).to_arrow()
+        # a table small enough to have no vector index masks its rows fast: no counting
+        if not await self._vector_indexed():
+            return await search().where(where).limit(limit).to_arrow()
+        rows = await self._rows_within(None)
+        share = await self._rows_within(where) / max(rows, 1)
+        if rows > _FLAT_ROWS and share >= _POSTFILTER_SHARE:
+            wanted = math.ceil(limit / share * 1.25) + 10
+            found = await search().where(where).postfilter().limit(wanted).to_arrow()
+            if found.num_rows >= limit:
+                return found.slice(0, limit)
+        return await search().where(where).limit(limit).to_arrow()
 
     async def _vector_indexed(self) -> bool:
         """Whether the table has a vector index, looked up at most once a minute."""
@@ -705,17 +731,18 @@ class AsyncLanceStore:
             )
         return known[0]
 
-    async def _rows_within(self, where: str) -> int:
-        """Rows a filter selects, counted (on scalar indexes) at most once a minute."""
+    async def _rows_within(self, where: str | None) -> int:
+        """Rows a filter (None: the table) selects, counted at most once a minute."""
         sizes = self._store.scope_rows
         now = time.monotonic()
-        known = sizes.get(where)
+        key = where or ""
+        known = sizes.get(key)
         if known is not None and now - known[1] < _SCOPE_ROWS_SECONDS:
             return known[0]
         rows: int = await self._table.count_rows(where)
         if len(sizes) >= _SCOPE_ROWS_CACHE:
             sizes.clear()
-        sizes[where] = (rows, now)
+        sizes[key] = (rows, now)
         return rows
 
 

@@ -5,8 +5,9 @@ test feeds a few thousand turns through one session with the default settings
 (background compaction included) and checks what would break first at 100k: the
 in-memory tiers stay within their budgets, the Python heap that tiermem's own code
 holds does not grow with the turns, and every context stays within its budget.
-LanceDB's own caches (outside the Python heap) are the documented exception; latency
-over a long run is measured by the benchmark, never asserted here.
+LanceDB's own caches (outside the Python heap) are bounded by their settings (tested
+in test_upkeep.py); latency over a long run is measured by the benchmark, never
+asserted here.
 """
 
 from __future__ import annotations
