@@ -98,12 +98,12 @@ class LongTermConfig(_Frozen):
         " turns of the last interval",
     )
     index_cache_mb: int | None = Field(
-        256, gt=0, description="LanceDB's cache of opened indexes, in MB, per store;"
-        " None: LanceDB's default (6 GB)",
+        None, gt=0, description="opt-in bound of LanceDB's cache of opened indexes, in MB,"
+        " per store; None: LanceDB's default (6 GB)",
     )  # fmt: skip
     metadata_cache_mb: int | None = Field(
-        128, gt=0, description="LanceDB's cache of table versions and file metadata, in MB,"
-        " per store; None: LanceDB's default (1 GB)",
+        None, gt=0, description="opt-in bound of LanceDB's cache of table versions and file"
+        " metadata, in MB, per store; None: LanceDB's default (1 GB)",
     )  # fmt: skip
     keep_versions_seconds: float | None = Field(
         120.0, gt=0.0, description="age past which optimize drops old table versions; None: 7 days"

@@ -466,9 +466,9 @@ _SCOPE_ROWS_CACHE = 10_000
 
 
 def _session(index_cache_mb: int | None, metadata_cache_mb: int | None) -> lancedb.Session:
-    """LanceDB's caches, bounded: by default they grow with every version a long run
-    writes. One per store, as LanceDB does by default: a session also holds the
-    ``memory://`` object store, which must not be shared between stores.
+    """LanceDB's caches, bounded if asked (by default they grow with every version a
+    long run writes). One per store, as LanceDB does by default: a session also holds
+    the ``memory://`` object store, which must not be shared between stores.
     """
     mb = 1024 * 1024
     return lancedb.Session(
