@@ -650,6 +650,10 @@ class AsyncLanceStore:
             case VectorSearch(vector, scope, limit):
                 return _scored(await self._nearest(vector, scope, limit), "_distance")
             case Search(query, vector, scope, limit):
+                where = scope.where()
+                if where and await self._vector_indexed():
+                    # counted once for both halves, which would each miss the cache at once
+                    await self._rows_within(where)
                 # both halves at once: each waits on I/O and LanceDB's threads in turn
                 text, nearest = await asyncio.gather(
                     self._text(query, scope, limit) if query is not None else _none(),
