@@ -191,17 +191,16 @@ def _newest(candidate: Candidate) -> float:
 # --- rendering -------------------------------------------------------------------
 
 
-def _day(record: MemoryRecord) -> str:
-    return record.timestamp.isoformat()[:10]  # YYYY-MM-DD, at a fifth of the cost
-
-
-def _time(record: MemoryRecord) -> str:
-    return record.timestamp.isoformat()[11:16]  # HH:MM
+def _stamp(record: MemoryRecord) -> tuple[str, str]:
+    """The record's day (YYYY-MM-DD) and time (HH:MM), at a fifth of strftime's cost."""
+    stamp = record.timestamp.isoformat()
+    return stamp[:10], stamp[11:16]
 
 
 def memory_line(record: MemoryRecord) -> str:
     """One record as a standalone line: date, speaker, verbatim text (its largest form)."""
-    return f"- [{_day(record)} {_time(record)}] {memory_label(record)}: {_memory_text(record)}"
+    day, time = _stamp(record)
+    return f"- [{day} {time}] {memory_label(record)}: {_memory_text(record)}"
 
 
 def memory_label(record: MemoryRecord) -> str:
@@ -239,8 +238,7 @@ def memory_candidate(
     Only the line itself is new text to count: days, times and speakers repeat across
     records, so a caching ``count`` prices the rest once.
     """
-    stamp = record.timestamp.isoformat()
-    day, time = stamp[:10], stamp[11:16]
+    day, time = _stamp(record)
     # counted with their newline, which BPE often merges into the last token
     line = count(_line(record, None) + "\n")
     undated_heading = count(_heading_line(day, None) + "\n")
@@ -265,8 +263,8 @@ def memory_lines(records: Sequence[MemoryRecord]) -> list[str]:
     ordered = sorted(records, key=lambda r: (r.timestamp, r.seq, r.id))
     days: dict[str, list[tuple[str, MemoryRecord]]] = {}
     for record in ordered:
-        stamp = record.timestamp.isoformat()
-        days.setdefault(stamp[:10], []).append((stamp[11:16], record))
+        day, time = _stamp(record)
+        days.setdefault(day, []).append((time, record))
     lines: list[str] = []
     for day, members in days.items():
         times = {time for time, _ in members}

@@ -504,11 +504,11 @@ class LanceStore:
         #: rows each scope filter selected, and when that was counted (a size estimate)
         self.scope_rows: dict[str, tuple[int, float]] = {}
         self.vector_index: tuple[bool, float] | None = None
+        #: LanceDB's caches, shared by the sync and async clients of this store
+        self.session = _session(index_cache_mb, metadata_cache_mb)
         try:
             # LanceDB's own interval 0 looks for new versions before every query, three
             # per context; `AsyncLanceStore` looks once per operation, for the same guarantee
-            #: LanceDB's caches, shared by the sync and async clients of this store
-            self.session = _session(index_cache_mb, metadata_cache_mb)
             self._db = lancedb.connect(
                 uri, storage_options=storage_options or None, session=self.session
             )

@@ -580,11 +580,9 @@ class TieredMemory:
             priced = self._priced[key] = memory_candidate(
                 record, tier=tier, score=0.0, parts=None, count=self._counting.count
             )
-        return Candidate(
-            key=priced.key, tier=tier, records=priced.records, tokens=priced.tokens,
-            score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts(),
-            heading=priced.heading,
-        )  # fmt: skip
+        return dataclasses.replace(
+            priced, score=hit.score if hit else 0.0, parts=hit.parts if hit else ScoreParts()
+        )
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)
