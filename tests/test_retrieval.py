@@ -45,7 +45,8 @@ def test_turns_by_a_speaker_the_query_does_not_name_are_scaled() -> None:
 def test_turns_around_the_best_hits_inherit_a_share_of_their_score() -> None:
     question, answer, far = by("Bob", 10), by("Ann", 11), by("Ann", 12)
     hits = [hit(question, 0.9)]
-    assert neighbor_positions(hits, CONFIG) == [("s", 8), ("s", 9), ("s", 11), ("s", 12)]
+    owner = (None, None, "s")
+    assert neighbor_positions(hits, CONFIG) == [(owner, 8), (owner, 9), (owner, 11), (owner, 12)]
     out = with_neighbors(hits, [answer, far, by("Ann", 13)], config=CONFIG)
     scores = {h.record.id: h.score for h in out}
     assert scores == pytest.approx({question.id: 0.9, answer.id: 0.72, far.id: 0.576})
@@ -56,7 +57,9 @@ def test_turns_around_the_best_hits_inherit_a_share_of_their_score() -> None:
 def test_a_weak_hit_next_to_a_strong_one_is_raised_to_what_it_inherits() -> None:
     question, answer = by("Bob", 10), by("Ann", 11)
     hits = [hit(question, 0.9), hit(answer, 0.1)]
-    assert ("s", 11) not in neighbor_positions(hits, CONFIG)  # already found: no fetch
+    assert ((None, None, "s"), 11) not in neighbor_positions(
+        hits, CONFIG
+    )  # already found: no fetch
     out = with_neighbors(hits, [], config=CONFIG)
     assert {h.record.id: h.score for h in out}[answer.id] == pytest.approx(0.72)
 
@@ -77,7 +80,7 @@ def test_only_the_best_sources_lend_and_only_within_their_session() -> None:
     elsewhere = MemoryRecord(id="x", kind=Kind.TURN, text="hi", timestamp=best.timestamp,
                              session_id="s2", seq=6)  # fmt: skip
     hits = [hit(best, 0.9), hit(other, 0.5)]
-    assert neighbor_positions(hits, config) == [("s", 4), ("s", 6)]
+    assert neighbor_positions(hits, config) == [((None, None, "s"), 4), ((None, None, "s"), 6)]
     out = with_neighbors(hits, [by("Ann", 6), by("Ann", 21), elsewhere], config=config)
     assert {h.record.seq for h in out} == {5, 6, 20}
     assert with_neighbors(hits, [by("Ann", 6)], config=RetrievalConfig(neighbors=0)) == hits

@@ -11,8 +11,18 @@ from tiermem.tools import ToolRegistry, memory_tools
 def test_tools_are_registered_with_schemas(mem: TieredMemory) -> None:
     with ToolRegistry() as registry:
         tools = memory_tools(mem, user_id="ana", registry=registry)
-        assert [t.name for t in tools] == ["remember", "search_memory", "forget_memory"]
-        assert [t.name for t in registry] == ["remember", "search_memory", "forget_memory"]
+        assert [t.name for t in tools] == [
+            "remember",
+            "search_memory",
+            "update_memory",
+            "forget_memory",
+        ]
+        assert [t.name for t in registry] == [
+            "remember",
+            "search_memory",
+            "update_memory",
+            "forget_memory",
+        ]
         remember = registry.get("remember").parameters
         assert remember["required"] == ["text"]
         assert remember["properties"]["importance"]["maximum"] == 1.0
@@ -21,7 +31,7 @@ def test_tools_are_registered_with_schemas(mem: TieredMemory) -> None:
 
 
 def test_remember_search_and_forget(mem: TieredMemory) -> None:
-    (remember, search, forget) = memory_tools(mem, user_id="ana")
+    (remember, search, _update, forget) = memory_tools(mem, user_id="ana")
     stored = remember.call(
         {"text": "Ana moved to Lisbon in May", "importance": 0.9, "tags": ["home"]}
     )
@@ -60,7 +70,7 @@ def test_tools_stay_inside_their_scope(mem: TieredMemory) -> None:
 
 
 def test_bad_arguments_are_refused_before_the_memory(mem: TieredMemory) -> None:
-    (remember, search, _) = memory_tools(mem, user_id="ana")
+    (remember, search, _, _) = memory_tools(mem, user_id="ana")
     too_important = remember.call({"text": "x", "importance": 3})
     assert too_important.error is not None
     assert too_important.error.type == "ValidationError"
@@ -70,7 +80,7 @@ def test_bad_arguments_are_refused_before_the_memory(mem: TieredMemory) -> None:
 
 
 async def test_async_calls_use_the_async_methods(mem: TieredMemory) -> None:
-    (remember, search, forget) = memory_tools(mem, agent_id="planner", session_id="s1")
+    (remember, search, _update, forget) = memory_tools(mem, agent_id="planner", session_id="s1")
     stored = await remember.acall({"text": "The launch moved to Friday"})
     assert stored.ok, stored.error
     record = await mem.aget(stored.value["id"])

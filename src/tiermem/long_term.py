@@ -33,7 +33,7 @@ from lancedb.query import MatchQuery
 from numpy.typing import NDArray
 
 from .errors import SchemaVersionError, StoreError
-from .records import Kind, MemoryRecord
+from .records import Kind, MemoryRecord, Owner
 from .write_behind import WriteBehind
 
 __all__ = [
@@ -58,8 +58,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Bumped whenever the table layout changes; a store of another version is refused.
-SCHEMA_VERSION = 1
+#: Bumped whenever the table layout or its meaning changes; a store of another version
+#: is refused, except the older ones listed in `_MIGRATIONS`, which are migrated on open.
+#: 2: windows and summaries belong to the whole (user, agent, session) triple.
+SCHEMA_VERSION = 2
 _META_TABLE = "tiermem_meta"
 _READ_COLUMNS = [
     "id", "kind", "text", "role", "session_id", "user_id", "agent_id", "timestamp",
@@ -100,7 +102,9 @@ def table_schema(dimensions: int) -> pa.Schema:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which records an operation may see. None means "not restricted on this id"."""
+    """Which records an operation may see. None means "not restricted on this id",
+    unless ``exact``: then None matches only records without that id, as a window's
+    scope must (an anonymous session is not everyone's session)."""
 
     user_id: str | None = None
     agent_id: str | None = None
@@ -109,36 +113,45 @@ class Scope:
     tags: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     after_seq: int | None = None
-    turns_at: tuple[tuple[str, int], ...] = ()  # (session_id, seq) pairs
+    turns_at: tuple[tuple[Owner, int], ...] = ()  # (owner, seq) of turns
+    exact: bool = False
+
+    @classmethod
+    def of(cls, owner: Owner, **more: Any) -> Scope:
+        """Exactly one owner's records: what a window and its summaries are built from."""
+        user_id, agent_id, session_id = owner
+        return cls(user_id=user_id, agent_id=agent_id, session_id=session_id, exact=True, **more)
 
     def owns(self, record: MemoryRecord) -> bool:
-        """Whether ``record`` belongs to this scope's user, agent and session (if set)."""
-        return (
-            (self.user_id is None or record.user_id == self.user_id)
-            and (self.agent_id is None or record.agent_id == self.agent_id)
-            and (self.session_id is None or record.session_id == self.session_id)
+        """Whether ``record`` belongs to this scope's user, agent and session."""
+        return self.holds(record.owner)
+
+    def holds(self, owner: Owner) -> bool:
+        """Whether what ``owner`` wrote (a record, a window) is inside this scope."""
+        return all(
+            actual == wanted if wanted is not None or self.exact else True
+            for wanted, actual in zip(self.owner, owner, strict=True)
         )
+
+    @property
+    def owner(self) -> Owner:
+        return (self.user_id, self.agent_id, self.session_id)
 
     def where(self) -> str | None:
         clauses = []
         if self.turns_at:
-            by_session: dict[str, list[int]] = {}
-            for session, seq in self.turns_at:
-                by_session.setdefault(scope_key(session), []).append(int(seq))
+            by_owner: dict[Owner, list[int]] = {}
+            for owner, seq in self.turns_at:
+                by_owner.setdefault(owner, []).append(int(seq))
             either = " OR ".join(
-                f"(session_key = '{key}' AND seq IN ({', '.join(map(str, seqs))}))"
-                for key, seqs in by_session.items()
+                f"({' AND '.join(_owner_clauses(owner, exact=True))}"
+                f" AND seq IN ({', '.join(map(str, seqs))}))"
+                for owner, seqs in by_owner.items()
             )
             clauses.append(f"kind = 'turn' AND ({either})")
         if self.after_seq is not None:
             clauses.append(f"seq > {int(self.after_seq)}")
-        for column, value in (
-            ("user_key", self.user_id),
-            ("agent_key", self.agent_id),
-            ("session_key", self.session_id),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = '{scope_key(value)}'")
+        clauses += _owner_clauses(self.owner, exact=self.exact)
         if self.kinds:
             kinds = ", ".join(f"'{Kind(k).value}'" for k in self.kinds)
             clauses.append(f"kind IN ({kinds})")
@@ -150,6 +163,17 @@ class Scope:
             ids = ", ".join(f"'{i}'" for i in self.ids if i.isalnum() and i.isascii())
             clauses.append(f"id IN ({ids})" if ids else "false")
         return " AND ".join(clauses) if clauses else None
+
+
+def _owner_clauses(owner: Owner, *, exact: bool) -> list[str]:
+    """Filters on the digests of an owner's ids; with ``exact``, None must be NULL."""
+    clauses = []
+    for column, value in zip(("user_key", "agent_key", "session_key"), owner, strict=True):
+        if value is not None:
+            clauses.append(f"{column} = '{scope_key(value)}'")
+        elif exact:
+            clauses.append(f"{column} IS NULL")
+    return clauses
 
 
 # --- operations -----------------------------------------------------------------
@@ -348,10 +372,11 @@ def _scored(table: pa.Table, column: str) -> list[tuple[MemoryRecord, float]]:
     return list(zip(_records(table), (float(s) for s in scores), strict=True))
 
 
-def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> None:
+def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> int:
+    """The store's schema version, if this tiermem can open it (maybe after migrating)."""
     meta = {r["key"]: r["value"] for r in rows}
     version = int(meta.get("schema_version", "0"))
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in _MIGRATIONS:
         newer = "newer" if version > SCHEMA_VERSION else "older"
         raise SchemaVersionError(
             f"store schema version {version} is {newer} than this tiermem's "
@@ -362,6 +387,37 @@ def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> N
             f"store was embedded with {meta.get('embedder')!r} ({meta.get('dimensions')} dims); "
             f"this memory uses {embedder!r} ({dimensions} dims): pass the same embedder"
         )
+    return version
+
+
+def _drop_mixed_summaries(table: Any) -> None:
+    """Schema 1 -> 2: delete the summaries of sessions that more than one owner wrote to.
+
+    Version 1 kept one window per session id, so two users sharing a session id had
+    their turns folded into the same summaries. A summary is derived data: the verbatim
+    turns stay, and each owner's window and summaries are rebuilt from its own turns.
+    Sessions with a single owner keep their summaries (they may be an LLM's work).
+    """
+    turns = (
+        table.search().where("kind = 'turn'")
+        .select(["session_key", "user_key", "agent_key"]).limit(None).to_arrow()
+    )  # fmt: skip
+    owner = pc.binary_join_element_wise(
+        pc.fill_null(turns.column("user_key"), "-"),
+        pc.fill_null(turns.column("agent_key"), "-"),
+        "|",
+    )
+    owners = pa.table({"session_key": turns.column("session_key"), "owner": owner})
+    counted = owners.group_by("session_key").aggregate([("owner", "count_distinct")])
+    mixed = pc.filter(counted.column("session_key"), pc.greater(counted.column(1), 1))
+    keys = [k for k in mixed.to_pylist() if k is not None]
+    for start in range(0, len(keys), 1_000):
+        listed = ", ".join(f"'{k}'" for k in keys[start : start + 1_000])
+        table.delete(f"kind = 'summary' AND session_key IN ({listed})")
+
+
+#: what brings a store of an older schema version to this one, run once on open
+_MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _drop_mixed_summaries}
 
 
 def stored_embedder(uri: str, storage_options: dict[str, str] | None = None) -> str | None:
@@ -533,10 +589,15 @@ class LanceStore:
         meta = self._db.create_table(
             _META_TABLE, data=_meta_rows(embedder, dimensions), exist_ok=True
         )
-        _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder, dimensions)
+        version = _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder,
+                              dimensions)  # fmt: skip
         opened = self._db.create_table(table, schema=self._schema, exist_ok=True)
         if not any(i.index_type == "FTS" for i in opened.list_indices()):
             opened.create_index("text", config=_FTS)
+        if version != SCHEMA_VERSION:
+            _MIGRATIONS[version](opened)
+            # recorded last: a migration cut short runs again on the next open
+            meta.update(where="key = 'schema_version'", values={"value": str(SCHEMA_VERSION)})
         return opened
 
     def _commit_now(self, records: Sequence[MemoryRecord], vectors: NDArray[np.float32]) -> None:

@@ -66,7 +66,7 @@ from .long_term import (
 )
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
-from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+from .records import Kind, MemoryRecord, Owner, ScoreParts, SearchHit
 from .retrieval import fuse, has_terms, named_speakers, neighbor_positions, with_neighbors
 from .short_term import ShortTermWindow
 from .static_embedding import StaticEmbedder
@@ -75,8 +75,16 @@ from .tokens import CachedCounter, TiktokenCounter, TokenCounter
 __all__ = ["TieredMemory"]
 
 T = TypeVar("T")
+
+
+def _normal(text: str) -> str:
+    """What makes two memories the same fact: their words, ignoring case and spacing."""
+    return " ".join(text.casefold().split())
+
+
 _LINE_CACHE = 100_000
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
+_WINDOW_STATS = ("short_term_turns", "short_term_tokens", "pending_turns", "summaries")
 Flow = Generator["Operation | Summarize", Any, T]
 _TextHit = tuple[MemoryRecord, float, NDArray[np.float32]]
 
@@ -136,11 +144,14 @@ class TieredMemory:
             metadata_cache_mb=self.config.long_term.metadata_cache_mb,
         )
         self._astore = AsyncLanceStore(self._store)
-        self._sessions: dict[str, _Session] = {}
+        #: one window per owner: two users who share a session id share nothing
+        self._sessions: dict[Owner, _Session] = {}
         self._lock = threading.RLock()
         # the same turns and memory lines come back context after context: count each once
         self._counting = CachedCounter(self.token_counter, _LINE_CACHE)
         self._priced: dict[tuple[Any, ...], Candidate] = {}
+        #: each owner's explicit memories by normalised text: `remember` keeps one of each
+        self._facts: dict[Owner, dict[str, str]] = {}
         self._maintainer = Maintainer(
             lambda: self._drive(self._optimize()), self.config.long_term.optimize_every
         )
@@ -187,19 +198,17 @@ class TieredMemory:
 
     # --- sessions --------------------------------------------------------------------
 
-    def _session(self, session_id: str) -> Flow[_Session]:
-        """The session's in-memory tiers, restored from the store on first use."""
+    def _session(self, owner: Owner) -> Flow[_Session]:
+        """The in-memory tiers of one (user, agent, session), restored on first use."""
         with self._lock:
-            session = self._sessions.get(session_id)
+            session = self._sessions.get(owner)
         if session is not None:
             return session
-        summaries: list[MemoryRecord] = yield Fetch(
-            Scope(session_id=session_id, kinds=(Kind.SUMMARY,))
-        )
+        summaries: list[MemoryRecord] = yield Fetch(Scope.of(owner, kinds=(Kind.SUMMARY,)))
         medium = MediumTerm(summaries=sorted(summaries, key=lambda s: s.seq))
         covered = medium.covered_seq()
         turns: list[MemoryRecord] = yield Fetch(
-            Scope(session_id=session_id, kinds=(Kind.TURN,), after_seq=covered)
+            Scope.of(owner, kinds=(Kind.TURN,), after_seq=covered)
         )
         window = ShortTermWindow(max_tokens=self.config.short_term.max_tokens)
         for turn in sorted(turns, key=lambda t: t.seq):
@@ -209,7 +218,7 @@ class TieredMemory:
         next_seq = max([covered, *(t.seq for t in turns)]) + 1
         with self._lock:
             # another thread may have restored it meanwhile: the first one wins
-            return self._sessions.setdefault(session_id, _Session(window, medium, next_seq))
+            return self._sessions.setdefault(owner, _Session(window, medium, next_seq))
 
     # --- flows -----------------------------------------------------------------------
 
@@ -255,7 +264,7 @@ class TieredMemory:
             return []
         session_id = drafts[0].session_id or ""
         vectors = self.embedder.embed([self._embedding_text(d) for d in drafts])
-        session = yield from self._session(session_id)
+        session = yield from self._session(drafts[0].owner)
         with self._lock:
             first = session.next_seq
             session.next_seq += len(drafts)
@@ -389,8 +398,10 @@ class TieredMemory:
         importance: float,
         tags: Iterable[str],
         metadata: Mapping[str, Any] | None,
+        deduplicate: bool = True,
     ) -> Flow[MemoryRecord]:
         text = v.check_text("text", text)
+        deduplicate = v.check_flag("deduplicate", deduplicate)
         record = MemoryRecord(
             id=v.new_id(), kind=Kind.MEMORY, text=text, timestamp=v.now(),
             user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
@@ -404,21 +415,61 @@ class TieredMemory:
                 "text", f"has {tokens} tokens, more than the largest context"
             )
         record = dataclasses.replace(record, tokens=tokens)
+        known: dict[str, str] = {}
+        if deduplicate:
+            known = yield from self._known_memories(record.owner)
+        same = known.get(_normal(text))
+        if same is not None:
+            found: list[MemoryRecord] = yield Fetch(Scope(ids=(same,)), limit=1)
+            if found:  # the same fact again: one memory, holding what both said
+                return (yield from self._merge_memory(found[0], record))
         yield Insert([record], self.embedder.embed([text]))
+        with self._lock:
+            known[_normal(text)] = record.id
         self._writes_done(1)
         return record
 
+    def _known_memories(self, owner: Owner) -> Flow[dict[str, str]]:
+        """An owner's explicit memories by normalised text, read once per process."""
+        with self._lock:
+            known = self._facts.get(owner)
+        if known is None:
+            found: list[MemoryRecord] = yield Fetch(Scope.of(owner, kinds=(Kind.MEMORY,)))
+            with self._lock:
+                known = self._facts.setdefault(owner, {_normal(r.text): r.id for r in found})
+        return known
+
+    def _merge_memory(self, old: MemoryRecord, new: MemoryRecord) -> Flow[MemoryRecord]:
+        merged = dataclasses.replace(
+            old,
+            importance=max(old.importance, new.importance),
+            tags=tuple(dict.fromkeys((*old.tags, *new.tags))),
+            metadata={**old.metadata, **new.metadata},
+        )
+        if merged != old:
+            yield Upsert([merged], self.embedder.embed([merged.text]))
+        return merged
+
     def _search(
-        self, query: str, k: int, scope: Scope, *, emit_event: bool = True
+        self, query: str, k: int, scope: Scope, exclude_recent: bool = False
     ) -> Flow[list[SearchHit]]:
         started = time.perf_counter()
         query = v.check_text("query", query)
         k = v.check_k(k)
-        hits, _ = yield from self._hybrid(query, k, scope)
-        if emit_event:
-            top = hits[0].score if hits else 0.0
-            self._emit(Retrieved(query, len(hits), top, time.perf_counter() - started))
+        recent = (
+            self._recent_ids(scope) if v.check_flag("exclude_recent", exclude_recent) else set()
+        )
+        hits, _ = yield from self._hybrid(query, min(k + len(recent), v.MAX_K), scope)
+        hits = [h for h in hits if h.record.id not in recent][:k]
+        top = hits[0].score if hits else 0.0
+        self._emit(Retrieved(query, len(hits), top, time.perf_counter() - started))
         return hits
+
+    def _recent_ids(self, scope: Scope) -> set[str]:
+        """Turns in the short-term windows of ``scope``: what an agent there already sees."""
+        with self._lock:
+            return {r.id for owner, session in self._sessions.items() if scope.holds(owner)
+                    for r in session.window}  # fmt: skip
 
     def _hybrid(
         self, query: str, k: int, scope: Scope
@@ -445,12 +496,14 @@ class TieredMemory:
         agent_id: str | None,
         session_id: str | None,
         tags: Iterable[str] | None = None,
+        exact: bool = False,
     ) -> Scope:
         return Scope(
             user_id=v.check_id("user_id", user_id),
             agent_id=v.check_id("agent_id", agent_id),
             session_id=v.check_id("session_id", session_id),
             tags=v.check_tags(tags) if tags is not None else (),
+            exact=v.check_flag("exact", exact),
         )
 
     def _listing(
@@ -460,8 +513,9 @@ class TieredMemory:
         session_id: str | None,
         kinds: Iterable[Kind | str] | None,
         tags: Iterable[str] | None,
+        exact: bool = False,
     ) -> Scope:
-        scope = self._scope(user_id, agent_id, session_id, tags)
+        scope = self._scope(user_id, agent_id, session_id, tags, exact)
         if kinds is None:
             return scope
         return dataclasses.replace(scope, kinds=v.check_kinds(kinds))
@@ -482,9 +536,13 @@ class TieredMemory:
         if query is not None:
             query = v.check_text("query", query)
         user_id, agent_id = v.check_id("user_id", user_id), v.check_id("agent_id", agent_id)
+        owner: Owner = (user_id, agent_id, session_id)
         # a user's or agent's memory spans their sessions; an anonymous session sees itself
-        scope = self._scope(user_id, agent_id, None if (user_id or agent_id) else session_id)
-        session = yield from self._session(session_id)
+        # alone, not the turns of users who happen to share its session id
+        scope = (
+            Scope(user_id=user_id, agent_id=agent_id) if user_id or agent_id else Scope.of(owner)
+        )
+        session = yield from self._session(owner)
         with self._lock:
             units = session.window.units()
             summaries = list(session.medium.summaries)
@@ -622,7 +680,8 @@ class TieredMemory:
         updated = dataclasses.replace(updated, tokens=tokens)
         yield Upsert([updated], self.embedder.embed([self._embedding_text(updated)]))
         with self._lock:
-            session = self._sessions.get(updated.session_id or "")
+            self._facts.pop(updated.owner, None)  # its text may have changed: read again
+            session = self._sessions.get(updated.owner)
             if session is not None and updated.kind is Kind.TURN:
                 session.window.replace(updated)
         return updated
@@ -631,7 +690,8 @@ class TieredMemory:
         record = yield from self._get(memory_id)
         yield Delete(Scope(ids=(record.id,)))
         with self._lock:
-            session = self._sessions.get(record.session_id or "")
+            self._facts.pop(record.owner, None)
+            session = self._sessions.get(record.owner)
             if session is not None:
                 session.window.remove(record.id)
                 session.medium.pending = [r for r in session.medium.pending if r.id != record.id]
@@ -651,24 +711,26 @@ class TieredMemory:
             yield Delete(scope)
         with self._lock:
             # the in-memory tiers are rebuilt from the store when next used
-            if scope.session_id is not None and scope.user_id is None and scope.agent_id is None:
-                self._sessions.pop(scope.session_id, None)
-            else:
-                self._sessions.clear()
+            for owner in [o for o in self._sessions if scope.holds(o)]:
+                del self._sessions[owner]
+            self._facts.clear()
         return count
 
     def _stats(self, scope: Scope) -> Flow[dict[str, Any]]:
         counts: dict[str, int] = {}
         for kind in Kind:
             counts[_PLURAL[kind]] = yield Count(dataclasses.replace(scope, kinds=(kind,)))
+        sessions: dict[str, dict[str, int]] = {}
         with self._lock:
-            sessions = {
-                sid: {"short_term_turns": len(s.window), "short_term_tokens": s.window.tokens,
-                      "pending_turns": len(s.medium.pending),
-                      "summaries": len(s.medium.summaries)}
-                for sid, s in self._sessions.items()
-                if scope.session_id is None or sid == scope.session_id
-            }  # fmt: skip
+            for owner, s in self._sessions.items():
+                if not scope.holds(owner):
+                    continue  # another user's window: not even its size
+                # by session id, adding up the windows of the owners in this scope
+                shown = sessions.setdefault(owner[2] or "", dict.fromkeys(_WINDOW_STATS, 0))
+                shown["short_term_turns"] += len(s.window)
+                shown["short_term_tokens"] += s.window.tokens
+                shown["pending_turns"] += len(s.medium.pending)
+                shown["summaries"] += len(s.medium.summaries)
         stats: dict[str, Any] = {"records": sum(counts.values()), **counts, "sessions": sessions}
         named = {"user_id": scope.user_id, "agent_id": scope.agent_id,
                  "session_id": scope.session_id}  # fmt: skip
@@ -703,6 +765,7 @@ class TieredMemory:
                 batch = []
         with self._lock:
             self._sessions.clear()  # restored from the store on next use
+            self._facts.clear()
         return total
 
     def _checked_items(
@@ -779,10 +842,18 @@ class TieredMemory:
         importance: float = 0.5,
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
+        deduplicate: bool = True,
     ) -> MemoryRecord:
-        """Store an explicit long-term memory (a fact, a preference) in a scope."""
+        """Store an explicit long-term memory (a fact, a preference) in a scope.
+
+        The same text again in the same scope (ignoring case and spacing) is the same
+        memory: it is returned with the higher importance and both sets of tags, not
+        stored twice. ``deduplicate=False`` keeps each call's record (a keyed store).
+        """
         return self._drive(
-            self._remember(text, user_id, agent_id, session_id, importance, tags, metadata)
+            self._remember(
+                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate
+            )
         )
 
     def search(
@@ -794,9 +865,18 @@ class TieredMemory:
         agent_id: str | None = None,
         session_id: str | None = None,
         tags: Iterable[str] | None = None,
+        exact: bool = False,
+        exclude_recent: bool = False,
     ) -> list[SearchHit]:
-        """Hybrid full-text and vector search of the long-term tier, within a scope."""
-        return self._drive(self._search(query, k, self._scope(user_id, agent_id, session_id, tags)))
+        """Hybrid full-text and vector search of the long-term tier, within a scope.
+
+        An id left None spans every value (a user's search spans their sessions), unless
+        ``exact``: then None matches only records without that id. ``exclude_recent``
+        skips the turns held in the scope's short-term windows, which an agent already
+        sees in its context (the question just asked is no answer to itself).
+        """
+        scope = self._scope(user_id, agent_id, session_id, tags, exact)
+        return self._drive(self._search(query, k, scope, exclude_recent))
 
     def build_context(
         self,
@@ -841,9 +921,15 @@ class TieredMemory:
         session_id: str | None = None,
         kinds: Iterable[Kind | str] | None = None,
         tags: Iterable[str] | None = None,
+        exact: bool = False,
     ) -> list[MemoryRecord]:
-        """Every record in a scope, no query: by session, then in conversation order."""
-        return self._drive(self._records(self._listing(user_id, agent_id, session_id, kinds, tags)))
+        """Every record in a scope, no query: by session, then in conversation order.
+
+        With ``exact``, an id left None matches only records without that id: the one
+        (user, agent, session) a chat history belongs to, not everyone in that session.
+        """
+        scope = self._listing(user_id, agent_id, session_id, kinds, tags, exact)
+        return self._drive(self._records(scope))
 
     def forget_scope(
         self,
@@ -851,9 +937,14 @@ class TieredMemory:
         user_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
+        exact: bool = False,
     ) -> int:
-        """Delete every record of a user, agent or session (at least one must be named)."""
-        return self._drive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
+        """Delete every record of a user, agent or session (at least one must be named).
+
+        With ``exact``, an id left None matches only records without that id.
+        """
+        scope = self._scope(user_id, agent_id, session_id, exact=exact)
+        return self._drive(self._forget_scope(scope))
 
     def stats(
         self,
@@ -946,10 +1037,13 @@ class TieredMemory:
         importance: float = 0.5,
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
+        deduplicate: bool = True,
     ) -> MemoryRecord:
         """Async `remember`."""
         return await self._adrive(
-            self._remember(text, user_id, agent_id, session_id, importance, tags, metadata)
+            self._remember(
+                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate
+            )
         )
 
     async def asearch(
@@ -961,11 +1055,12 @@ class TieredMemory:
         agent_id: str | None = None,
         session_id: str | None = None,
         tags: Iterable[str] | None = None,
+        exact: bool = False,
+        exclude_recent: bool = False,
     ) -> list[SearchHit]:
         """Async `search`."""
-        return await self._adrive(
-            self._search(query, k, self._scope(user_id, agent_id, session_id, tags))
-        )
+        scope = self._scope(user_id, agent_id, session_id, tags, exact)
+        return await self._adrive(self._search(query, k, scope, exclude_recent))
 
     async def abuild_context(
         self,
@@ -1009,9 +1104,10 @@ class TieredMemory:
         session_id: str | None = None,
         kinds: Iterable[Kind | str] | None = None,
         tags: Iterable[str] | None = None,
+        exact: bool = False,
     ) -> list[MemoryRecord]:
         """Async `records`."""
-        scope = self._listing(user_id, agent_id, session_id, kinds, tags)
+        scope = self._listing(user_id, agent_id, session_id, kinds, tags, exact)
         return await self._adrive(self._records(scope))
 
     async def aforget_scope(
@@ -1020,9 +1116,11 @@ class TieredMemory:
         user_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
+        exact: bool = False,
     ) -> int:
         """Async `forget_scope`."""
-        return await self._adrive(self._forget_scope(self._scope(user_id, agent_id, session_id)))
+        scope = self._scope(user_id, agent_id, session_id, exact=exact)
+        return await self._adrive(self._forget_scope(scope))
 
     async def astats(
         self,

@@ -22,6 +22,7 @@ __all__ = [
     "ROLES",
     "Kind",
     "MemoryRecord",
+    "Owner",
     "ScoreParts",
     "SearchHit",
 ]
@@ -55,6 +56,9 @@ class Kind(StrEnum):
 #: metadata key of a summary: [first, last] sequence number of the turns it covers
 COVERS_SEQ = "covers_seq"
 
+#: whose a record is: (user_id, agent_id, session_id), None where it has no such id
+Owner = tuple[str | None, str | None, str | None]
+
 
 @dataclass(frozen=True, slots=True)
 class MemoryRecord:
@@ -74,6 +78,11 @@ class MemoryRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     covers: tuple[str, ...] = ()
     tokens: int = 0
+
+    @property
+    def owner(self) -> Owner:
+        """The scope a record belongs to; a window or summary serves exactly one."""
+        return (self.user_id, self.agent_id, self.session_id)
 
     @property
     def speaker(self) -> str:
@@ -152,6 +161,12 @@ def check_text(argument: str, value: object, *, allow_empty: bool = False) -> st
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(argument, "must be valid unicode (no lone surrogates)") from None
+    return value
+
+
+def check_flag(argument: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(argument, f"must be True or False, got {type(value).__name__}")
     return value
 
 

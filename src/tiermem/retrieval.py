@@ -8,13 +8,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from .config import RetrievalConfig
-from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+from .records import Kind, MemoryRecord, Owner, ScoreParts, SearchHit
 
 __all__ = ["fuse", "has_terms", "named_speakers", "neighbor_positions", "with_neighbors"]
 
 _SECONDS_PER_DAY = 86_400.0
 
-Position = tuple[str, int]  # (session_id, seq) of a turn
+#: a turn's place: its owner (user, agent, session) and its seq there; two users who
+#: share a session id number their turns apart, so the owner is part of the place
+Position = tuple[Owner, int]
 
 
 def has_terms(query: str) -> bool:
@@ -112,12 +114,12 @@ def _sources(hits: Sequence[SearchHit], config: RetrievalConfig) -> list[SearchH
 def _around(record: MemoryRecord, span: int) -> Iterable[tuple[Position, int]]:
     for step in (*range(-span, 0), *range(1, span + 1)):
         if record.seq + step >= 0:
-            yield (record.session_id or "", record.seq + step), abs(step)
+            yield (record.owner, record.seq + step), abs(step)
 
 
 def neighbor_positions(hits: Sequence[SearchHit], config: RetrievalConfig) -> list[Position]:
     """Turns next to the best hits that are not hits themselves: what to fetch."""
-    have = {(h.record.session_id, h.record.seq) for h in hits if h.record.kind is Kind.TURN}
+    have = {(h.record.owner, h.record.seq) for h in hits if h.record.kind is Kind.TURN}
     wanted: dict[Position, None] = {}
     for hit in _sources(hits, config):
         for position, _ in _around(hit.record, config.neighbors):
@@ -142,11 +144,11 @@ def with_neighbors(
     """
     if not config.neighbors:
         return list(hits)
-    turns = {(h.record.session_id or "", h.record.seq): h.record for h in hits
+    turns = {(h.record.owner, h.record.seq): h.record for h in hits
              if h.record.kind is Kind.TURN}  # fmt: skip
     for record in fetched:
         if record.kind is Kind.TURN:
-            turns.setdefault((record.session_id or "", record.seq), record)
+            turns.setdefault((record.owner, record.seq), record)
     inherited: dict[str, float] = {}
     for source in _sources(hits, config):
         lent = source.score / source.parts.speaker

@@ -150,7 +150,12 @@ def test_agent_keeps_going_after_a_tool_error(registry: ToolRegistry) -> None:
 
 async def test_memory_tools_in_an_agent(memory: TieredMemory) -> None:
     tools = memory_tools(memory, user_id="u1")
-    assert [t.name for t in tools] == ["remember", "search_memory", "forget_memory"]
+    assert [t.name for t in tools] == [
+        "remember",
+        "search_memory",
+        "update_memory",
+        "forget_memory",
+    ]
     model = scripted(
         AIMessage("", tool_calls=[{"name": "remember", "id": "c1",
                                    "args": {"text": "Prefers window seats", "importance": 0.8}}]),

@@ -89,6 +89,7 @@ async def test_agent_runs_keep_every_turn_with_tool_calls(core: tiermem.TieredMe
         "weather",
         "remember",
         "search_memory",
+        "update_memory",
         "forget_memory",
     ]
     model = ScriptedModel()
@@ -157,7 +158,7 @@ def test_function_tool_sync_call_and_error_output(core: tiermem.TieredMemory) ->
     assert denied.is_error
     assert denied.content.startswith("Error (PermissionDenied)")
 
-    remember, search, forget = memory_tools(core, user_id="u9")
+    remember, search, _update, forget = memory_tools(core, user_id="u9")
     stored = json.loads(remember.call(text="Likes green tea").content)
     hits = json.loads(search.call(query="tea").content)
     assert hits[0]["id"] == stored["id"]

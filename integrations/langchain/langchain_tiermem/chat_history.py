@@ -74,10 +74,14 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
 
     def clear(self) -> None:
         """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(session_id=self.session_id)
+        self.memory.forget_scope(**self._owner(), exact=True)
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(session_id=self.session_id)
+        await self.memory.aforget_scope(**self._owner(), exact=True)
+
+    def _owner(self) -> dict[str, str | None]:
+        # exactly this history's records: another user's turns under the same session stay
+        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
 
     def __repr__(self) -> str:
         return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"

@@ -109,7 +109,11 @@ class TieredMemory(BaseMemory):
 
     def clear(self) -> None:
         """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(session_id=self.session_id)
+        self.memory.forget_scope(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
+        )
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(session_id=self.session_id)
+        await self.memory.aforget_scope(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
+        )

@@ -211,16 +211,26 @@ class TieredMemoryStore(BaseStore):
         match call:
             case _Records(tags):
                 return mem.records(
-                    kinds=_KINDS, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                    kinds=_KINDS,
+                    tags=tags,
+                    user_id=self.user_id,
+                    agent_id=self.agent_id,
+                    exact=True,
                 )
             case _Search(query, k, tags):
                 return mem.search(
-                    query, k=k, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                    query,
+                    k=k,
+                    tags=tags,
+                    user_id=self.user_id,
+                    agent_id=self.agent_id,
+                    exact=True,
                 )
             case _Remember(text, tags, metadata):
                 return mem.remember(
                     text, tags=tags, metadata=metadata, user_id=self.user_id,
                     agent_id=self.agent_id, importance=self.importance,
+                    deduplicate=False,  # an item is its namespace and key, not its text
                 )  # fmt: skip
             case _Update(memory_id, text, tags, metadata):
                 return mem.update(memory_id, text=text, tags=tags, metadata=metadata)
@@ -233,16 +243,26 @@ class TieredMemoryStore(BaseStore):
         match call:
             case _Records(tags):
                 return await mem.arecords(
-                    kinds=_KINDS, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                    kinds=_KINDS,
+                    tags=tags,
+                    user_id=self.user_id,
+                    agent_id=self.agent_id,
+                    exact=True,
                 )
             case _Search(query, k, tags):
                 return await mem.asearch(
-                    query, k=k, tags=tags, user_id=self.user_id, agent_id=self.agent_id
+                    query,
+                    k=k,
+                    tags=tags,
+                    user_id=self.user_id,
+                    agent_id=self.agent_id,
+                    exact=True,
                 )
             case _Remember(text, tags, metadata):
                 return await mem.aremember(
                     text, tags=tags, metadata=metadata, user_id=self.user_id,
                     agent_id=self.agent_id, importance=self.importance,
+                    deduplicate=False,  # an item is its namespace and key, not its text
                 )  # fmt: skip
             case _Update(memory_id, text, tags, metadata):
                 return await mem.aupdate(memory_id, text=text, tags=tags, metadata=metadata)

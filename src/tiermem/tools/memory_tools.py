@@ -61,9 +61,12 @@ class MemoryStore(Protocol):
         user_id: str | None = ...,
         agent_id: str | None = ...,
         session_id: str | None = ...,
+        exclude_recent: bool = ...,
     ) -> Sequence[_Hit]: ...
 
     def get(self, memory_id: str) -> _Record: ...
+
+    def update(self, memory_id: str, *, text: str | None = ...) -> _Record: ...
 
     def forget(self, memory_id: str) -> None: ...
 
@@ -86,9 +89,12 @@ class MemoryStore(Protocol):
         user_id: str | None = ...,
         agent_id: str | None = ...,
         session_id: str | None = ...,
+        exclude_recent: bool = ...,
     ) -> Sequence[_Hit]: ...
 
     async def aget(self, memory_id: str) -> _Record: ...
+
+    async def aupdate(self, memory_id: str, *, text: str | None = ...) -> _Record: ...
 
     async def aforget(self, memory_id: str) -> None: ...
 
@@ -112,11 +118,14 @@ def memory_tools(
     session_id: str | None = None,
     registry: ToolRegistry | None = None,
 ) -> list[Tool]:
-    """``remember``, ``search_memory`` and ``forget_memory`` over ``mem``, in one scope.
+    """``remember``, ``search_memory``, ``update_memory`` and ``forget_memory`` over
+    ``mem``, in one scope.
 
     Every call stays inside the given user, agent and session: the model cannot
-    read or delete another scope's records, whatever ids it sends. The tools are
-    registered in ``registry`` (a new one if None); `acall` uses the async methods.
+    read, change or delete another scope's records, whatever ids it sends. A search
+    skips the turns in the scope's short-term windows: the agent already sees them.
+    The tools are registered in ``registry`` (a new one if None); `acall` uses the
+    async methods.
     """
 
     def in_scope(record: _Record, memory_id: str) -> None:
@@ -156,14 +165,23 @@ def memory_tools(
 
     def search_memory(query: Query, k: K = 5) -> list[dict[str, Any]]:
         """Search long-term memory (facts, past turns, summaries), best matches first."""
-        hits = mem.search(query, k=k, user_id=user_id, agent_id=agent_id, session_id=session_id)
+        hits = mem.search(query, k=k, user_id=user_id, agent_id=agent_id, session_id=session_id,
+                          exclude_recent=True)  # fmt: skip
         return [_as_dict(hit.record, hit.score) for hit in hits]
 
     async def asearch_memory(query: Query, k: K = 5) -> list[dict[str, Any]]:
-        hits = await mem.asearch(
-            query, k=k, user_id=user_id, agent_id=agent_id, session_id=session_id
-        )
+        hits = await mem.asearch(query, k=k, user_id=user_id, agent_id=agent_id,
+                                 session_id=session_id, exclude_recent=True)  # fmt: skip
         return [_as_dict(hit.record, hit.score) for hit in hits]
+
+    def update_memory(memory_id: MemoryId, text: Text) -> dict[str, Any]:
+        """Replace what a memory says when the fact has changed (e.g. a new address)."""
+        in_scope(mem.get(memory_id), memory_id)
+        return _as_dict(mem.update(memory_id, text=text))
+
+    async def aupdate_memory(memory_id: MemoryId, text: Text) -> dict[str, Any]:
+        in_scope(await mem.aget(memory_id), memory_id)
+        return _as_dict(await mem.aupdate(memory_id, text=text))
 
     def forget_memory(memory_id: MemoryId) -> dict[str, Any]:
         """Delete a memory that is wrong or no longer wanted."""
@@ -180,6 +198,7 @@ def memory_tools(
     return [
         target.register(remember, coroutine=aremember),
         target.register(search_memory, coroutine=asearch_memory),
+        target.register(update_memory, coroutine=aupdate_memory),
         target.register(forget_memory, coroutine=aforget_memory),
     ]
 

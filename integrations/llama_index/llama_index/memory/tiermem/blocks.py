@@ -129,6 +129,8 @@ class TieredLongTermBlock(_TieredBlock):
             user_id=self.user_id,
             agent_id=self.agent_id,
             session_id=None if scoped else self._session(block_kwargs.get("session_id")),
+            # an anonymous session is its own, not everyone's who shares its id
+            exact=not scoped,
         )
         active = {_text(m) for m in recent}
         lines = [
@@ -168,7 +170,10 @@ class TieredSummaryBlock(_TieredBlock):
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         session = self._session(block_kwargs.get("session_id"))
-        summaries = await self.memory.arecords(session_id=session, kinds=[Kind.SUMMARY])
+        summaries = await self.memory.arecords(
+            session_id=session, user_id=self.user_id, agent_id=self.agent_id,
+            kinds=[Kind.SUMMARY], exact=True,
+        )  # fmt: skip
         lines = [_line(s) for s in summaries]  # in conversation order
         # over budget: the newest summaries matter most, so fill from the newest back
         kept = _within(lines[::-1], self.max_tokens, self.memory.token_counter)

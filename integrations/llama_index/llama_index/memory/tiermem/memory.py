@@ -136,7 +136,7 @@ class TieredMemory(BaseMemory):
 
     def get_all(self) -> list[ChatMessage]:
         """Every stored turn of the session, oldest first, tool calls intact."""
-        turns = self.memory.records(session_id=self.session_id, kinds=[Kind.TURN])
+        turns = self.memory.records(**self._owner(), kinds=[Kind.TURN])
         return [record_to_message(r) for r in turns]
 
     def put(self, message: ChatMessage) -> None:
@@ -160,13 +160,18 @@ class TieredMemory(BaseMemory):
 
     def reset(self) -> None:
         """Forget the session's turns and summaries (explicit memories stay)."""
-        mem, session = self.memory, self.session_id
-        if not mem.records(session_id=session, kinds=[Kind.MEMORY]):
-            mem.forget_scope(session_id=session)  # the whole session, in one delete
+        mem, owner = self.memory, self._owner()
+        if not mem.records(**owner, kinds=[Kind.MEMORY]):
+            mem.forget_scope(**owner)  # the whole session, in one delete
             return
         # the session also holds explicit memories: forget the chat history around them
-        for record in mem.records(session_id=session, kinds=_SESSION_KINDS):
+        for record in mem.records(**owner, kinds=_SESSION_KINDS):
             mem.forget(record.id)
+
+    def _owner(self) -> dict[str, Any]:
+        # exactly this memory's records: another user's turns under the same session stay
+        return {"session_id": self.session_id, "user_id": self.user_id,
+                "agent_id": self.agent_id, "exact": True}  # fmt: skip
 
     def close(self) -> None:
         """Close the tiermem store."""
@@ -193,7 +198,7 @@ class TieredMemory(BaseMemory):
 
     async def aget_all(self) -> list[ChatMessage]:
         """Async `get_all`."""
-        turns = await self.memory.arecords(session_id=self.session_id, kinds=[Kind.TURN])
+        turns = await self.memory.arecords(**self._owner(), kinds=[Kind.TURN])
         return [record_to_message(r) for r in turns]
 
     async def aput(self, message: ChatMessage) -> None:
@@ -218,11 +223,11 @@ class TieredMemory(BaseMemory):
 
     async def areset(self) -> None:
         """Async `reset`."""
-        mem, session = self.memory, self.session_id
-        if not await mem.arecords(session_id=session, kinds=[Kind.MEMORY]):
-            await mem.aforget_scope(session_id=session)
+        mem, owner = self.memory, self._owner()
+        if not await mem.arecords(**owner, kinds=[Kind.MEMORY]):
+            await mem.aforget_scope(**owner)
             return
-        for record in await mem.arecords(session_id=session, kinds=_SESSION_KINDS):
+        for record in await mem.arecords(**owner, kinds=_SESSION_KINDS):
             await mem.aforget(record.id)
 
     async def aclose(self) -> None:
