@@ -33,10 +33,15 @@ PLEASANTRIES = ("Hey Melanie", "Hey Caroline", "That's awesome", "Totally agree"
 def turns(chat: list[tuple[str, str]], session: str = "s") -> list[MemoryRecord]:
     return [
         MemoryRecord(
-            id=f"t{i}", kind=Kind.TURN, text=text, timestamp=BASE + timedelta(minutes=i),
-            role="user" if speaker == chat[0][0] else "assistant", session_id=session, seq=i,
+            id=f"t{i}",
+            kind=Kind.TURN,
+            text=text,
+            timestamp=BASE + timedelta(minutes=i),
+            role="user" if speaker == chat[0][0] else "assistant",
+            session_id=session,
+            seq=i,
             metadata={"name": speaker},
-        )  # fmt: skip
+        )
         for i, (speaker, text) in enumerate(chat)
     ]
 
