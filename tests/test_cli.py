@@ -294,3 +294,60 @@ def test_errors_print_one_line_and_exit_1(
 def test_usage_errors_exit_2() -> None:
     assert run("context", "--max-tokens", "many").exit_code == 2
     assert run("search").exit_code == 2
+
+
+def _chatty_locomo() -> list[dict[str, Any]]:
+    """Four sessions of greetings and thanks around a few facts, in LoCoMo's format."""
+    pleasantries = [
+        ("Caroline", "Hey Melanie! Good to see you!"),
+        ("Melanie", "Hey Caroline! So good to hear from you!"),
+        ("Caroline", "Thanks, Mel! You're the best."),
+        ("Melanie", "Wow, Caroline! That's awesome!"),
+        ("Caroline", "Thanks, Melanie! Totally agree."),
+        ("Melanie", "Aww, thanks Caroline! Sounds great!"),
+    ]
+    facts = [
+        ("Caroline", "I went to a LGBTQ support group yesterday and it was so powerful."),
+        ("Melanie", "I ran a charity race for mental health last Saturday."),
+        ("Caroline", "I'm keen on counseling or working in mental health."),
+        ("Melanie", "We went camping at the lake with the kids in July."),
+    ]
+    conversation: dict[str, Any] = {"speaker_a": "Caroline", "speaker_b": "Melanie"}
+    for n in range(1, 5):
+        said = [*pleasantries, facts[n - 1], *pleasantries, *pleasantries]
+        conversation[f"session_{n}_date_time"] = f"1:56 pm on {n} May, 2023"
+        conversation[f"session_{n}"] = [
+            {"speaker": speaker, "dia_id": f"D{n}:{i}", "text": text}
+            for i, (speaker, text) in enumerate(said, start=1)
+        ]
+    return [{"sample_id": "conv-1", "conversation": conversation, "qa": []}]
+
+
+def test_context_keeps_the_evidence_turn_not_pleasantry_summaries(tmp_path: Path) -> None:
+    data = tmp_path / "locomo.json"
+    data.write_text(json.dumps(_chatty_locomo()), encoding="utf-8")
+    # a small window, so that most turns are evicted and folded into summaries
+    settings = tmp_path / "tiermem.toml"
+    settings.write_text(
+        "[tiermem]\ntokenizer = 'cl100k_base'\n[tiermem.short_term]\nmax_tokens = 100\n"
+        "[tiermem.medium_term]\ntrigger_tokens = 100\n",
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "store")
+    ok("ingest", str(data), "--store", store, "--config", str(settings))
+    with TieredMemory(store) as mem:
+        summaries = mem.records(user_id="conv-1", kinds=["summary"])
+    assert summaries
+    summarised = "\n".join(s.text for s in summaries)
+    assert "support group yesterday" in summarised
+    assert "Thanks, Mel" not in summarised
+    assert "Hey Melanie" not in summarised
+    built = as_json(
+        "context", "When did Caroline go to the LGBTQ support group?", "--store", store,
+        "--user", "conv-1", "--max-tokens", "500", "--config", str(settings),
+    )  # fmt: skip
+    text = "\n".join(m["content"] for m in built["messages"])
+    assert "Caroline: I went to a LGBTQ support group yesterday and it was so powerful." in text
+    # everything relevant fits verbatim: no summary repeats it
+    kept = [d for d in built["decisions"] if d["kept"] and d["preview"].startswith("summary:")]
+    assert kept == []

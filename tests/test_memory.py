@@ -154,13 +154,17 @@ def test_build_context_fits_budget_and_explains_itself(mem: TieredMemory) -> Non
     assert Tier.LONG_TERM in tiers
 
 
-def test_summaries_are_marked_as_summaries(mem: TieredMemory) -> None:
+def test_a_summary_gives_way_to_the_relevant_turns_it_covers(mem: TieredMemory) -> None:
     chat(mem)
     ctx = mem.build_context("sister wedding Porto Lisbon cat", session_id="s1", user_id="u1",
                             max_tokens=2000)  # fmt: skip
-    kept_summaries = [c for c in ctx.kept if c.tier is Tier.MEDIUM_TERM]
-    assert kept_summaries
-    assert "summary of" in ctx.messages[0]["content"]
+    summaries = [d for d in ctx.decisions if d.candidate.tier is Tier.MEDIUM_TERM]
+    assert summaries
+    # room for everything: the facts are there verbatim, and the summary would repeat them
+    for fact in FACTS[:3]:
+        assert fact in ctx.text
+    assert all(not d.kept and d.reason.startswith("covered: its ") for d in summaries)
+    assert "covered: its " in ctx.explain()
 
 
 def test_without_a_query_the_last_user_turn_drives_retrieval(mem: TieredMemory) -> None:

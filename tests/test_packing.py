@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import turn
 from tiermem.context import Candidate, Heading, Packing, Tier, pack
+from tiermem.records import COVERS_SEQ, Kind, MemoryRecord
 
 
 def cand(key: int, tokens: int, score: float, *, pinned: bool = False,
@@ -172,3 +175,46 @@ def test_heading_costs_add_up_and_stay_in_budget(
     expected = sum(c.tokens for c in kept) + _day_costs(kept) + (5 + 3 if kept else 0)
     assert packing.tokens == expected
     assert packing.tokens <= budget
+
+
+def summary_cand(key: str, tokens: int, score: float, covers: range) -> Candidate:
+    record = MemoryRecord(
+        id=key, kind=Kind.SUMMARY, text="Ann adopted a dog.", timestamp=turn(covers[-1]).timestamp,
+        session_id="s", seq=covers[-1], metadata={COVERS_SEQ: [covers[0], covers[-1]]},
+    )  # fmt: skip
+    return Candidate(key=key, tier=Tier.MEDIUM_TERM, records=(record,), tokens=tokens, score=score)
+
+
+def test_a_summary_gives_way_to_the_relevant_turns_it_covers() -> None:
+    # the summary outranks the second relevant turn; kept first, it would crowd it out
+    candidates = [cand(1, 20, 0.9), summary_cand("S", 60, 0.8, range(0, 6)), cand(2, 20, 0.5),
+                  cand(3, 20, 0.4), cand(40, 20, 0.3)]  # fmt: skip
+    packing = pack(candidates=candidates, budget=85, pinned_budget=0, section_costs={},
+                   base_cost=0)  # fmt: skip
+    assert [c.key for c in packing.kept] == ["1", "2", "3", "40"]
+    reasons = {d.candidate.key: d.reason for d in packing.decisions}
+    assert reasons["S"] == "covered: its 3 relevant turns are kept verbatim"
+    # decided after the last turn it covers, not at its own rank
+    assert [d.candidate.key for d in packing.decisions].index("S") == 3
+
+
+def test_a_summary_stands_for_covered_turns_that_do_not_fit() -> None:
+    candidates = [cand(1, 20, 0.9), summary_cand("S", 30, 0.8, range(0, 6)), cand(2, 90, 0.5)]
+    packing = pack(candidates=candidates, budget=60, pinned_budget=0, section_costs={},
+                   base_cost=0)  # fmt: skip
+    assert [c.key for c in packing.kept] == ["1", "S"]
+    reasons = {d.candidate.key: d.reason for d in packing.decisions}
+    assert reasons["2"].startswith("over budget")
+    assert reasons["S"] == "rank 2 by score 0.800, stands for 1 covered turns left out"
+
+
+def test_a_summary_of_another_session_covers_nothing_here() -> None:
+    other = dataclasses.replace(turn(1), session_id="elsewhere")
+    candidates = [
+        Candidate(key="1", tier=Tier.LONG_TERM, records=(other,), tokens=20, score=0.9),
+        summary_cand("S", 30, 0.8, range(0, 6)),
+    ]
+    packing = pack(candidates=candidates, budget=60, pinned_budget=0, section_costs={},
+                   base_cost=0)  # fmt: skip
+    assert [d.reason for d in packing.decisions] == ["rank 1 by score 0.900",
+                                                    "rank 2 by score 0.800"]  # fmt: skip

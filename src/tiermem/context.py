@@ -139,6 +139,11 @@ def pack(
     goes before a long one. A candidate with a heading also pays what its day's
     heading costs more once it is kept: the heading itself for the day's first line,
     and, when its time differs from the others', the times moving onto every line.
+
+    A summary stands for turns that are also in the store verbatim: when some of the
+    turns it covers are candidates themselves (the relevant ones), it waits until they
+    are decided. If they are all kept it is left out, as it would only repeat them in
+    part; if some are left out, it may take their place, if it fits.
     """
     used = 0
     opened: set[str] = set()
@@ -173,15 +178,63 @@ def pack(
             break
         keep(candidate, "newest turn" if position == 0 else "recent turn")
     pool.sort(key=lambda c: (-c.score / max(c.tokens, 1) ** token_exponent, -_newest(c), c.key))
-    for rank, candidate in enumerate(pool, start=1):
+    covered = _covered(pool)
+    kept: set[str] = set()
+    for rank, candidate in _summaries_after_their_turns(pool, covered):
+        turns = covered.get(candidate.key, frozenset())
+        if turns and turns <= kept:
+            reason = f"covered: its {len(turns)} relevant turns are kept verbatim"
+            decisions.append(Decision(candidate, False, reason))
+            continue
         needed = cost(candidate)
         if used + needed <= budget:
-            keep(candidate, f"rank {rank} by score {candidate.score:.3f}")
+            why = f", stands for {len(turns - kept)} covered turns left out" if turns else ""
+            keep(candidate, f"rank {rank} by score {candidate.score:.3f}{why}")
+            kept.add(candidate.key)
         else:
             decisions.append(
                 Decision(candidate, False, f"over budget: needs {needed}, {budget - used} left")
             )
     return Packing(decisions=tuple(decisions), tokens=used)
+
+
+def _summaries_after_their_turns(
+    pool: Sequence[Candidate], covered: Mapping[str, frozenset[str]]
+) -> list[tuple[int, Candidate]]:
+    """The pool with its rank by score, each summary moved after the turns it covers."""
+    position = {c.key: i for i, c in enumerate(pool)}
+
+    def slot(ranked: tuple[int, Candidate]) -> tuple[int, int]:
+        rank, candidate = ranked
+        turns = covered.get(candidate.key)
+        if not turns:
+            return rank, 0
+        return max(rank, 1 + max(position[key] for key in turns)), 1
+
+    return sorted(enumerate(pool, start=1), key=slot)
+
+
+def _covered(pool: Sequence[Candidate]) -> dict[str, frozenset[str]]:
+    """For each summary in ``pool``, the keys of the candidates that are turns it covers."""
+    turns: dict[tuple[str | None, ...], list[tuple[int, str]]] = {}
+    for candidate in pool:
+        for record in candidate.records:
+            if record.kind is Kind.TURN:
+                turns.setdefault(_session_of(record), []).append((record.seq, candidate.key))
+    covered: dict[str, frozenset[str]] = {}
+    for candidate in pool:
+        summary = candidate.records[0]
+        if len(candidate.records) != 1 or summary.kind is not Kind.SUMMARY:
+            continue
+        span = summary.covered_seqs
+        keys = frozenset(key for seq, key in turns.get(_session_of(summary), ()) if seq in span)
+        if keys:
+            covered[candidate.key] = keys
+    return covered
+
+
+def _session_of(record: MemoryRecord) -> tuple[str | None, ...]:
+    return (record.user_id, record.agent_id, record.session_id)
 
 
 def _newest(candidate: Candidate) -> float:

@@ -10,24 +10,60 @@ verbatim in the long-term tier: a summary is a shortcut, never the only copy.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from .records import MemoryRecord
+from .records import Kind, MemoryRecord
 from .tokens import TokenCounter
 
 __all__ = ["ExtractiveSummarizer", "MediumTerm", "Summarizer"]
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_NUMBER = re.compile(r"\d")
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
-_DATE_WORDS = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|tomorrow|"
-    r"today|week|month|year|ago|last|next)\b",
-    re.IGNORECASE,
+_WORD = re.compile(r"[^\W_][\w'\u2019-]*")
+_SPEAKER_LINE = re.compile(r"^([^:\n]{1,60}): (.+)$")
+_MONTH = re.compile(
+    r"(jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)|"
+    r"(january|february|march|april|june|july|august|september|october|november|december)"
 )
+_DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thurs fri "
+    "sat sun yesterday tomorrow today tonight week weekend month year ago last next".split()
+)
+# function words: they carry grammar, not facts
+_STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each few for from further had hadn't has hasn't have
+    haven't having he he'd he'll he's her here here's hers herself him himself his how how's i
+    i'd i'll i'm i've if in into is isn't it it's its itself just let's me more most mustn't my
+    myself no nor not of off on once only or other ought our ours ourselves out over own same
+    shan't she she'd she'll she's should shouldn't so some such than that that's the their
+    theirs them themselves then there there's these they they'd they'll they're they've this
+    those through to too under until up very was wasn't we we'd we'll we're we've were weren't
+    what what's when when's where where's which while who who's whom why why's will with won't
+    would wouldn't you you'd you'll you're you've your yours yourself yourselves also even
+    still ever much many lot lots something anything everything thing things gonna wanna
+    gotta got get gets getting go going goes one ya u im ive dont thats its""".split()
+)
+# greetings, thanks and exclamations: in any chat they say how, not what
+_PHATIC = frozenset(
+    """hey hi hello hiya yo bye goodbye cya thanks thank thx ty welcome cheers wow whoa woah
+    yay yeah yea yes yep yup nope ok okay oh ah aw aww haha hah hehe lol omg hmm um uh cool
+    awesome great amazing nice wonderful fantastic incredible lovely sweet glad sorry congrats
+    congratulations totally definitely absolutely sure agree agreed sounds sound really true
+    right exactly indeed appreciate appreciated good fun stoked""".split()
+)
+_MIN_CONTENT_WORDS = 2  # below this a sentence is a pleasantry, not information
+_NEAR_DUPLICATE = 0.8  # share of a sentence's content words another kept one already holds
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    order: int
+    line: str
+    content: frozenset[str]
+    score: float
 
 
 @runtime_checkable
@@ -42,41 +78,89 @@ class Summarizer(Protocol):
 
 
 class ExtractiveSummarizer:
-    """Keeps the sentences that carry names, numbers and dates; no model, deterministic.
+    """Keeps the sentences that carry information; no model, deterministic.
 
-    Sentences are scored for what a later question is likely to need (capitalised
-    names, digits, date words, length), the best are kept within the budget, and
-    they are printed in their original order with their speaker.
+    A sentence's information is its content words: what is left once function words,
+    pleasantries ("Hey", "Thanks", "Wow") and the participants' own names are taken
+    out, with names of others, numbers and dates counting double. Sentences with
+    fewer than two content words ("Thanks, Mel!") and near-repeats of a kept sentence
+    are never kept, so a summary may be shorter than its budget rather than padded.
+    The best are kept within the budget, printed in their original order with their
+    speaker. Summaries being merged keep their lines' speakers.
     """
 
     def summarize(
         self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
     ) -> str:
-        candidates: list[tuple[float, int, str]] = []
-        for record in records:
-            for sentence in _SENTENCE.split(record.text.strip()):
-                if sentence:
-                    line = f"{record.speaker}: {sentence}"
-                    candidates.append((_salience(sentence), len(candidates), line))
-        chosen: list[tuple[int, str]] = []
+        said = [(speaker, s) for record in records for speaker, s in _sentences(record)]
+        participants = _participants(speaker for speaker, _ in said)
+        candidates = [
+            sentence
+            for order, (speaker, text) in enumerate(said)
+            if (sentence := _sentence(order, speaker, text, participants)) is not None
+        ]
+        chosen: list[_Sentence] = []
         used = 0
-        for _score, order, line in sorted(candidates, key=lambda c: (-c[0], c[1])):
-            cost = token_counter.count(line) + 1
+        for sentence in sorted(candidates, key=lambda c: (-c.score, c.order)):
+            if any(_repeats(sentence, other) for other in chosen):
+                continue
+            cost = token_counter.count(sentence.line) + 1
             if used + cost <= max_tokens:
-                chosen.append((order, line))
+                chosen.append(sentence)
                 used += cost
-        return "\n".join(line for _order, line in sorted(chosen))
+        return "\n".join(s.line for s in sorted(chosen, key=lambda c: c.order))
 
 
-def _salience(sentence: str) -> float:
-    words = max(len(sentence.split()), 1)
-    facts = (
-        2.0 * len(_CAPITALISED.findall(sentence))
-        + 2.0 * len(_NUMBER.findall(sentence)) ** 0.5
-        + 1.5 * len(_DATE_WORDS.findall(sentence))
+def _sentences(record: MemoryRecord) -> list[tuple[str, str]]:
+    """(speaker, sentence) pairs; a summary's lines already name their speakers."""
+    pairs: list[tuple[str, str]] = []
+    if record.kind is Kind.SUMMARY:
+        for line in record.text.splitlines():
+            match = _SPEAKER_LINE.match(line.strip())
+            if match is not None:
+                pairs.append((match[1], match[2]))
+            elif line.strip():
+                pairs.append((record.speaker, line.strip()))
+        return pairs
+    return [(record.speaker, s) for s in _SENTENCE.split(record.text.strip()) if s]
+
+
+def _participants(speakers: Iterable[str]) -> frozenset[str]:
+    """The speakers' names, lower case, each word of them (a first name is enough)."""
+    return frozenset(word.lower() for speaker in speakers for word in _WORD.findall(speaker))
+
+
+def _is_participant(word: str, participants: frozenset[str]) -> bool:
+    # "Mel" for Melanie: a short form is the start of the name
+    return word in participants or (
+        len(word) >= 3 and any(name.startswith(word) for name in participants)
     )
-    # favour dense sentences; very short ones ("Thanks!") carry little
-    return float(facts / words**0.5 + min(words, 25) / 25)
+
+
+def _sentence(
+    order: int, speaker: str, text: str, participants: frozenset[str]
+) -> _Sentence | None:
+    words = _WORD.findall(text)
+    content: set[str] = set()
+    facts = 0
+    for position, word in enumerate(words):
+        lower = word.lower().replace("\u2019", "'")
+        if lower in _STOP_WORDS or lower in _PHATIC or _is_participant(lower, participants):
+            continue
+        content.add(lower)
+        if any(ch.isdigit() for ch in word) or lower in _DATE_WORDS:
+            facts += 1
+        elif word[0].isupper() and (_MONTH.fullmatch(lower) or position > 0):
+            facts += 1  # a month, or a name that is not the sentence's first word
+    if len(content) < _MIN_CONTENT_WORDS:
+        return None
+    score = (len(content) + facts) / max(len(words), 1) ** 0.5
+    return _Sentence(order, f"{speaker}: {text}", frozenset(content), score)
+
+
+def _repeats(sentence: _Sentence, kept: _Sentence) -> bool:
+    shared = len(sentence.content & kept.content)
+    return shared >= _NEAR_DUPLICATE * len(sentence.content)
 
 
 @dataclass(slots=True)
