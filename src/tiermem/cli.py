@@ -411,6 +411,45 @@ def import_(
             f"Imported {count:,} records into {store} in {elapsed:.2f} s", json_output)  # fmt: skip
 
 
+# --- mcp -------------------------------------------------------------------------------
+
+
+@app.command("mcp")
+def mcp_(
+    store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session", help="the conversation build_context uses; also bounds the scope"
+        ),
+    ] = None,
+    transport: Annotated[
+        str, typer.Option("--transport", help="'stdio' (default) or 'streamable-http'")
+    ] = "stdio",
+    host: Annotated[
+        str, typer.Option("--host", help="streamable HTTP: address to bind")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="streamable HTTP: port (path /mcp)")] = 8000,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+) -> None:
+    """Serve the store over MCP (tools: remember, search, build_context, update, forget),
+    bound to --user / --agent (and --session): no client can widen that scope."""
+    try:  # the [mcp] extra, imported here so that `tiermem --help` stays fast
+        from mcp_tiermem import McpScope, serve
+    except ImportError:
+        _fail("tiermem mcp needs the MCP SDK: pip install 'tiermem[mcp]'")
+    if transport not in ("stdio", "streamable-http"):
+        _fail(f"--transport: must be 'stdio' or 'streamable-http', got {transport!r}")
+    with _handled():
+        scope = McpScope(user_id=user, agent_id=agent, session_id=session or "default",
+                         scoped_session=session is not None)  # fmt: skip
+        with _open(store, tokenizer, config, create=True) as mem:
+            serve(mem, scope, transport=transport, host=host, port=port)  # type: ignore[arg-type]
+
+
 @contextmanager
 def _output(file: str) -> Iterator[IO[str]]:
     if file == "-":
