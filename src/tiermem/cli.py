@@ -11,29 +11,24 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
-from .config import MemoryConfig
-from .context import Context, Decision
 from .errors import InvalidInputError, TieredMemoryError
-from .memory import TieredMemory
-from .records import MemoryRecord, ScoreParts, SearchHit
-from .transfer import (
-    Batch,
-    dump_record,
-    embedder_for,
-    header_line,
-    read_conversations,
-    read_export,
-    stored_embedder,
-)
+
+if TYPE_CHECKING:
+    # the store, its models and rich's tables load inside the commands that use them:
+    # `tiermem --help` stays fast
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .context import Context, Decision
+    from .memory import TieredMemory
+    from .records import MemoryRecord, ScoreParts, SearchHit
+    from .transfer import Batch
 
 app = typer.Typer(
     name="tiermem",
@@ -70,6 +65,13 @@ EmbedderName = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+ShowProgress = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="a progress bar on stderr (default: when stderr is a terminal, without --json)",
+    ),
+]
 DEFAULT_STORE = "./tiermem-store"
 
 
@@ -99,6 +101,10 @@ def _open(
     *,
     create: bool = False,
 ) -> TieredMemory:
+    from .config import MemoryConfig
+    from .memory import TieredMemory
+    from .transfer import embedder_for, stored_embedder
+
     config = MemoryConfig.from_file(config_file) if config_file else MemoryConfig()
     if tokenizer is not None:
         config = MemoryConfig.from_mapping({**config.model_dump(), "tokenizer": tokenizer})
@@ -113,6 +119,24 @@ def _open(
             raise InvalidInputError("--embedder", f"the store at {store} uses {stored!r}")
         chosen = embedder_for(stored)  # an existing store is always read with its own
     return TieredMemory(store, config=config, embedder=chosen)
+
+
+def _progress(json_output: bool, asked: bool | None) -> Progress:
+    """A bar on stderr, only where a person watches: never frames in logs or pipes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    show = asked if asked is not None else not json_output and err_console.is_terminal
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console, transient=err_console.is_terminal,
+        disable=not show,
+    )  # fmt: skip
 
 
 def _emit_json(data: Any) -> None:
@@ -146,6 +170,9 @@ def demo(
     max_tokens: Annotated[int, typer.Option(help="Token budget of the context")] = 300,
 ) -> None:
     """Ingest a sample conversation, then print a budgeted context and its explanation."""
+    from .config import MemoryConfig
+    from .memory import TieredMemory
+
     sample = load_sample()
     folder = store or Path(tempfile.mkdtemp(prefix="tiermem-demo-"))
     config = MemoryConfig(tokenizer="cl100k_base", short_term={"max_tokens": 250})
@@ -192,23 +219,22 @@ def ingest(
     config: ConfigFile = None,
     embedder: EmbedderName = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Store conversations: JSON lines {role, content, session_id?, user_id?, agent_id?,
     timestamp?, metadata?}, or LoCoMo JSON (user = sample_id, session = session_N)."""
+    from .transfer import read_conversations
+
     with _handled():
         kind, batches = read_conversations(
             _read_text(file), session_id=session, user_id=user, agent_id=agent
         )
         total = sum(len(b.messages) for b in batches)
-        progress = Progress(
-            TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err_console, transient=True,
-            disable=json_output or not err_console.is_terminal,  # no bar frames in logs
-        )  # fmt: skip
+        progress = _progress(json_output, show_progress)
         with _open(store, tokenizer, config, embedder, create=True) as mem:
             started = time.perf_counter()
             with progress:
-                task = progress.add_task("ingest", total=total)
+                task = progress.add_task("ingesting", total=total)
                 stored = 0
                 for batch in batches:
                     _store_batch(mem, batch, stored)
@@ -367,17 +393,23 @@ def export_(
     tokenizer: Tokenizer = None,
     config: ConfigFile = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Write every record and its vector as JSON lines, after a header line."""
+    from .transfer import dump_record, header_line
+
     with _handled(), _open(store, tokenizer, config) as mem:
         started = time.perf_counter()
         out: IO[str]
-        with _output(file) as out:
+        progress = _progress(json_output, show_progress)
+        with _output(file) as out, progress:
+            task = progress.add_task("exporting", total=mem.stats()["records"])
             out.write(header_line(mem.embedder.name, mem.embedder.dimensions) + "\n")
             count = 0
             for record, vector in mem.export_records():
                 out.write(dump_record(record, vector) + "\n")
                 count += 1
+                progress.advance(task)
         elapsed = time.perf_counter() - started
     _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
             f"Exported {count:,} records to {file} in {elapsed:.2f} s", json_output,
@@ -391,12 +423,17 @@ def import_(
     tokenizer: Tokenizer = None,
     config: ConfigFile = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Write exported records into a store (new or with the same embedder); ids are kept,
     so importing twice does not duplicate."""
+    from .records import check_record
+    from .transfer import read_export, stored_embedder
+
     with _handled():
         source = nullcontext(sys.stdin) if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
-        with source as lines:
+        progress = _progress(json_output, show_progress)
+        with source as lines, progress:
             header, records = read_export(lines)
             existing = stored_embedder(store)
             if existing is not None and existing != header.embedder:
@@ -404,11 +441,23 @@ def import_(
                     "file", f"was exported with {header.embedder!r}; the store uses {existing!r}"
                 )
             started = time.perf_counter()
+            reading = progress.add_task("reading", total=None)
+            checked = []  # every line is read and checked before anything is written
+            for number, (record, vector) in enumerate(records, start=1):
+                checked.append((check_record(f"record {number}", record), vector))
+                progress.advance(reading)
+            writing = progress.add_task("importing", total=len(checked))
+            count = 0
             with _open(store, tokenizer, config, header.embedder, create=True) as mem:
-                count = mem.import_records(records)
+                for start in range(0, len(checked), _IMPORT_BATCH):
+                    count += mem.import_records(checked[start : start + _IMPORT_BATCH])
+                    progress.advance(writing, min(_IMPORT_BATCH, len(checked) - start))
             elapsed = time.perf_counter() - started
     _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
             f"Imported {count:,} records into {store} in {elapsed:.2f} s", json_output)  # fmt: skip
+
+
+_IMPORT_BATCH = 1_000
 
 
 @contextmanager
@@ -495,6 +544,8 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
 
 
 def _hits_table(hits: list[SearchHit]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("score", justify="right", no_wrap=True, width=5)
     table.add_column("kind", no_wrap=True, width=7)
@@ -530,6 +581,9 @@ def _context_json(built: Context, tokenizer: str) -> dict[str, Any]:
 
 
 def _explain_table(built: Context) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold", pad_edge=False, show_lines=False)
     table.add_column("", no_wrap=True, width=4)
     table.add_column("tier", no_wrap=True, width=6)
@@ -550,6 +604,8 @@ def _explain_table(built: Context) -> Table:
 
 
 def _stats_table(data: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
