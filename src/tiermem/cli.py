@@ -41,8 +41,23 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from . import __version__
+
+        typer.echo(f"tiermem {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
     """Tiered memory and token-budgeted context for LLM agents."""
 
 
@@ -164,17 +179,26 @@ def load_sample() -> dict[str, Any]:
 @app.command()
 def demo(
     store: Annotated[
-        Path | None, typer.Option(help="LanceDB folder to write (default: a new temp folder)")
+        Path | None,
+        typer.Option(help="LanceDB folder to write and keep (default: a temporary one, removed)"),
     ] = None,
     query: Annotated[str, typer.Option(help="What to build the context for")] = _DEMO_QUESTION,
     max_tokens: Annotated[int, typer.Option(help="Token budget of the context")] = 300,
 ) -> None:
     """Ingest a sample conversation, then print a budgeted context and its explanation."""
+    sample = load_sample()
+    if store is not None:
+        _demo(sample, store, query, max_tokens, kept=True)
+        return
+    # a store nobody asked to keep is removed when the demo ends
+    with tempfile.TemporaryDirectory(prefix="tiermem-demo-") as folder:
+        _demo(sample, Path(folder), query, max_tokens, kept=False)
+
+
+def _demo(sample: dict[str, Any], folder: Path, query: str, max_tokens: int, *, kept: bool) -> None:
     from .config import MemoryConfig
     from .memory import TieredMemory
 
-    sample = load_sample()
-    folder = store or Path(tempfile.mkdtemp(prefix="tiermem-demo-"))
     config = MemoryConfig(tokenizer="cl100k_base", short_term={"max_tokens": 250})
     user = sample["user_id"]
     with _handled(), TieredMemory(folder, config=config) as mem:
@@ -193,7 +217,10 @@ def demo(
                      importance=0.9, tags=["health"])  # fmt: skip
         last = sample["sessions"][-1]["session_id"]
         context = mem.build_context(query, session_id=last, user_id=user, max_tokens=max_tokens)
-    console.print(f"[bold]Stored[/] {turns} turns in {folder} ({turns / elapsed:.0f} turns/s)")
+    where = (
+        escape(str(folder)) if kept else "a temporary store (removed at exit; --store keeps one)"
+    )
+    console.print(f"[bold]Stored[/] {turns} turns in {where} ({turns / elapsed:.0f} turns/s)")
     console.print(f"[bold]Question:[/] {query}\n")
     _print_messages(console, context.messages)
     console.print()
@@ -296,7 +323,8 @@ def search(
     elif not hits:
         console.print("no hits", style="dim")
     else:
-        console.print(_hits_table(hits))
+        # without --user the hits may be anyone's: say whose each one is
+        console.print(_hits_table(hits, whose=user is None))
 
 
 @app.command()
@@ -543,20 +571,26 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
     return {"score": hit.score, "parts": _parts_json(hit.parts), **_record_json(hit.record)}
 
 
-def _hits_table(hits: list[SearchHit]) -> Table:
+def _hits_table(hits: list[SearchHit], *, whose: bool = False) -> Table:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("score", justify="right", no_wrap=True, width=5)
     table.add_column("kind", no_wrap=True, width=7)
     table.add_column("when", no_wrap=True, width=10)
-    table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
+    if whose:
+        table.add_column("user/agent/session", max_width=18, overflow="fold")
+    else:
+        table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
     table.add_column("text", ratio=1, min_width=20, overflow="fold")
     for hit in hits:
         record = hit.record
+        scope = record.session_id or "-"
+        if whose:
+            scope = "/".join(part or "-" for part in (record.user_id, record.agent_id, scope))
         table.add_row(
             f"{hit.score:.3f}", record.kind.value, record.timestamp.strftime("%Y-%m-%d"),
-            record.session_id or "-", _preview(record),
+            escape(scope), _preview(record),
         )  # fmt: skip
     return table
 
