@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+import tiermem
 from tiermem import TieredMemory
 from tiermem.cli import app, load_sample
 
@@ -351,3 +353,58 @@ def test_context_keeps_the_evidence_turn_not_pleasantry_summaries(tmp_path: Path
     # everything relevant fits verbatim: no summary repeats it
     kept = [d for d in built["decisions"] if d["kept"] and d["preview"].startswith("summary:")]
     assert kept == []
+
+
+def test_demo_without_a_store_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = ok("demo", "--max-tokens", "200")
+    assert "Stored 23 turns in a temporary store" in result.stdout
+    assert "/200 tokens" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_is_printed() -> None:
+    result = ok("--version")
+    assert result.stdout.strip() == f"tiermem {tiermem.__version__}"
+
+
+def test_search_without_a_user_says_whose_each_hit_is(tmp_path: Path) -> None:
+    path = tmp_path / "two.jsonl"
+    lines = [
+        {"role": "user", "content": "My cat is called Miso.", "user_id": "ana",
+         "session_id": "s1"},
+        {"role": "user", "content": "My cat is called Tofu.", "user_id": "ben",
+         "agent_id": "helper", "session_id": "s2"},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    folder = str(tmp_path / "s")
+    ok("ingest", str(path), "--store", folder)
+    mixed = ok("search", "cat called", "--store", folder).stdout
+    assert "user/agent/session" in mixed
+    assert "ana/-/s1" in mixed
+    assert "ben/helper/s2" in mixed
+    own = ok("search", "cat called", "--store", folder, "--user", "ana").stdout
+    assert "user/agent/session" not in own
+    assert "Miso" in own
+    assert "Tofu" not in own
+
+
+def test_export_and_import_show_progress_only_when_asked(store: str, tmp_path: Path) -> None:
+    # the test runner's stderr is no terminal: a bar appears only with --progress
+    quiet = ok("export", str(tmp_path / "a.jsonl"), "--store", store, "--json")
+    assert quiet.stderr == ""
+    shown = ok("export", str(tmp_path / "b.jsonl"), "--store", store, "--progress")
+    assert "exporting" in shown.stderr
+    assert "23/23" in shown.stderr
+    assert "exporting" not in shown.stdout
+    copy = str(tmp_path / "copy")
+    quiet = ok("import", str(tmp_path / "a.jsonl"), "--store", copy, "--json")
+    assert quiet.stderr == ""
+    assert json.loads(quiet.stdout)["records"] == 23
+    shown = ok("import", str(tmp_path / "b.jsonl"), "--store", copy, "--json", "--progress")
+    assert "importing" in shown.stderr
+    assert "23/23" in shown.stderr
+    assert json.loads(shown.stdout)["records"] == 23  # stdout stays clean JSON
+    assert as_json("stats", "--store", copy)["records"] == 23

@@ -2,37 +2,44 @@
 
 Every turn is kept; `TieredMemory.build_context` returns the best context that
 fits a hard token budget, counted with the model's real tokenizer.
+
+The public names load on first use: ``import tiermem`` stays cheap, and LanceDB,
+numpy and pydantic are imported only by the code that needs them.
 """
 
 from __future__ import annotations
 
-from .callbacks import CallbackHandler
-from .config import (
-    ContextConfig,
-    LongTermConfig,
-    MediumTermConfig,
-    MemoryConfig,
-    RetrievalConfig,
-    ShortTermConfig,
-)
-from .context import Context, Decision, Tier
-from .embeddings import Embedder, HashingEmbedder
-from .errors import (
-    ConfigError,
-    InvalidInputError,
-    MessageTooLargeError,
-    NotFoundError,
-    SchemaVersionError,
-    StoreError,
-    TieredMemoryError,
-    TokenizerError,
-)
-from .medium_term import ExtractiveSummarizer, Summarizer
-from .memory import TieredMemory
-from .metrics import MetricsCallback
-from .records import Kind, MemoryRecord, ScoreParts, SearchHit
-from .static_embedding import StaticEmbedder
-from .tokens import TiktokenCounter, TokenCounter
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .callbacks import CallbackHandler
+    from .config import (
+        ContextConfig,
+        LongTermConfig,
+        MediumTermConfig,
+        MemoryConfig,
+        RetrievalConfig,
+        ShortTermConfig,
+    )
+    from .context import Context, Decision, Tier
+    from .embeddings import Embedder, HashingEmbedder
+    from .errors import (
+        ConfigError,
+        InvalidInputError,
+        MessageTooLargeError,
+        NotFoundError,
+        SchemaVersionError,
+        StoreError,
+        TieredMemoryError,
+        TokenizerError,
+    )
+    from .medium_term import ExtractiveSummarizer, Summarizer
+    from .memory import TieredMemory
+    from .metrics import MetricsCallback
+    from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+    from .static_embedding import StaticEmbedder
+    from .tokens import TiktokenCounter, TokenCounter
 
 __version__ = "0.1.0"
 
@@ -70,3 +77,51 @@ __all__ = [
     "TokenizerError",
     "__version__",
 ]
+
+# where each public name lives; the module is imported on first access of the name
+_MODULES = {
+    "CallbackHandler": "callbacks",
+    "ConfigError": "errors",
+    "Context": "context",
+    "ContextConfig": "config",
+    "Decision": "context",
+    "Embedder": "embeddings",
+    "ExtractiveSummarizer": "medium_term",
+    "HashingEmbedder": "embeddings",
+    "InvalidInputError": "errors",
+    "Kind": "records",
+    "LongTermConfig": "config",
+    "MediumTermConfig": "config",
+    "MemoryConfig": "config",
+    "MemoryRecord": "records",
+    "MessageTooLargeError": "errors",
+    "MetricsCallback": "metrics",
+    "NotFoundError": "errors",
+    "RetrievalConfig": "config",
+    "SchemaVersionError": "errors",
+    "ScoreParts": "records",
+    "SearchHit": "records",
+    "ShortTermConfig": "config",
+    "StaticEmbedder": "static_embedding",
+    "StoreError": "errors",
+    "Summarizer": "medium_term",
+    "Tier": "context",
+    "TieredMemory": "memory",
+    "TieredMemoryError": "errors",
+    "TiktokenCounter": "tokens",
+    "TokenCounter": "tokens",
+    "TokenizerError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tiermem' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # found once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

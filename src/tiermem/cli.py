@@ -11,29 +11,24 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
-from .config import MemoryConfig
-from .context import Context, Decision
 from .errors import InvalidInputError, TieredMemoryError
-from .memory import TieredMemory
-from .records import MemoryRecord, ScoreParts, SearchHit
-from .transfer import (
-    Batch,
-    dump_record,
-    embedder_for,
-    header_line,
-    read_conversations,
-    read_export,
-    stored_embedder,
-)
+
+if TYPE_CHECKING:
+    # the store, its models and rich's tables load inside the commands that use them:
+    # `tiermem --help` stays fast
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .context import Context, Decision
+    from .memory import TieredMemory
+    from .records import MemoryRecord, ScoreParts, SearchHit
+    from .transfer import Batch
 
 app = typer.Typer(
     name="tiermem",
@@ -46,8 +41,23 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from . import __version__
+
+        typer.echo(f"tiermem {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
     """Tiered memory and token-budgeted context for LLM agents."""
 
 
@@ -70,6 +80,13 @@ EmbedderName = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+ShowProgress = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="a progress bar on stderr (default: when stderr is a terminal, without --json)",
+    ),
+]
 DEFAULT_STORE = "./tiermem-store"
 
 
@@ -99,6 +116,10 @@ def _open(
     *,
     create: bool = False,
 ) -> TieredMemory:
+    from .config import MemoryConfig
+    from .memory import TieredMemory
+    from .transfer import embedder_for, stored_embedder
+
     config = MemoryConfig.from_file(config_file) if config_file else MemoryConfig()
     if tokenizer is not None:
         config = MemoryConfig.from_mapping({**config.model_dump(), "tokenizer": tokenizer})
@@ -113,6 +134,24 @@ def _open(
             raise InvalidInputError("--embedder", f"the store at {store} uses {stored!r}")
         chosen = embedder_for(stored)  # an existing store is always read with its own
     return TieredMemory(store, config=config, embedder=chosen)
+
+
+def _progress(json_output: bool, asked: bool | None) -> Progress:
+    """A bar on stderr, only where a person watches: never frames in logs or pipes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    show = asked if asked is not None else not json_output and err_console.is_terminal
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console, transient=err_console.is_terminal,
+        disable=not show,
+    )  # fmt: skip
 
 
 def _emit_json(data: Any) -> None:
@@ -140,14 +179,26 @@ def load_sample() -> dict[str, Any]:
 @app.command()
 def demo(
     store: Annotated[
-        Path | None, typer.Option(help="LanceDB folder to write (default: a new temp folder)")
+        Path | None,
+        typer.Option(help="LanceDB folder to write and keep (default: a temporary one, removed)"),
     ] = None,
     query: Annotated[str, typer.Option(help="What to build the context for")] = _DEMO_QUESTION,
     max_tokens: Annotated[int, typer.Option(help="Token budget of the context")] = 300,
 ) -> None:
     """Ingest a sample conversation, then print a budgeted context and its explanation."""
     sample = load_sample()
-    folder = store or Path(tempfile.mkdtemp(prefix="tiermem-demo-"))
+    if store is not None:
+        _demo(sample, store, query, max_tokens, kept=True)
+        return
+    # a store nobody asked to keep is removed when the demo ends
+    with tempfile.TemporaryDirectory(prefix="tiermem-demo-") as folder:
+        _demo(sample, Path(folder), query, max_tokens, kept=False)
+
+
+def _demo(sample: dict[str, Any], folder: Path, query: str, max_tokens: int, *, kept: bool) -> None:
+    from .config import MemoryConfig
+    from .memory import TieredMemory
+
     config = MemoryConfig(tokenizer="cl100k_base", short_term={"max_tokens": 250})
     user = sample["user_id"]
     with _handled(), TieredMemory(folder, config=config) as mem:
@@ -166,7 +217,10 @@ def demo(
                      importance=0.9, tags=["health"])  # fmt: skip
         last = sample["sessions"][-1]["session_id"]
         context = mem.build_context(query, session_id=last, user_id=user, max_tokens=max_tokens)
-    console.print(f"[bold]Stored[/] {turns} turns in {folder} ({turns / elapsed:.0f} turns/s)")
+    where = (
+        escape(str(folder)) if kept else "a temporary store (removed at exit; --store keeps one)"
+    )
+    console.print(f"[bold]Stored[/] {turns} turns in {where} ({turns / elapsed:.0f} turns/s)")
     console.print(f"[bold]Question:[/] {query}\n")
     _print_messages(console, context.messages)
     console.print()
@@ -192,23 +246,22 @@ def ingest(
     config: ConfigFile = None,
     embedder: EmbedderName = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Store conversations: JSON lines {role, content, session_id?, user_id?, agent_id?,
     timestamp?, metadata?}, or LoCoMo JSON (user = sample_id, session = session_N)."""
+    from .transfer import read_conversations
+
     with _handled():
         kind, batches = read_conversations(
             _read_text(file), session_id=session, user_id=user, agent_id=agent
         )
         total = sum(len(b.messages) for b in batches)
-        progress = Progress(
-            TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err_console, transient=True,
-            disable=json_output or not err_console.is_terminal,  # no bar frames in logs
-        )  # fmt: skip
+        progress = _progress(json_output, show_progress)
         with _open(store, tokenizer, config, embedder, create=True) as mem:
             started = time.perf_counter()
             with progress:
-                task = progress.add_task("ingest", total=total)
+                task = progress.add_task("ingesting", total=total)
                 stored = 0
                 for batch in batches:
                     _store_batch(mem, batch, stored)
@@ -270,7 +323,8 @@ def search(
     elif not hits:
         console.print("no hits", style="dim")
     else:
-        console.print(_hits_table(hits))
+        # without --user the hits may be anyone's: say whose each one is
+        console.print(_hits_table(hits, whose=user is None))
 
 
 @app.command()
@@ -367,17 +421,23 @@ def export_(
     tokenizer: Tokenizer = None,
     config: ConfigFile = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Write every record and its vector as JSON lines, after a header line."""
+    from .transfer import dump_record, header_line
+
     with _handled(), _open(store, tokenizer, config) as mem:
         started = time.perf_counter()
         out: IO[str]
-        with _output(file) as out:
+        progress = _progress(json_output, show_progress)
+        with _output(file) as out, progress:
+            task = progress.add_task("exporting", total=mem.stats()["records"])
             out.write(header_line(mem.embedder.name, mem.embedder.dimensions) + "\n")
             count = 0
             for record, vector in mem.export_records():
                 out.write(dump_record(record, vector) + "\n")
                 count += 1
+                progress.advance(task)
         elapsed = time.perf_counter() - started
     _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
             f"Exported {count:,} records to {file} in {elapsed:.2f} s", json_output,
@@ -391,12 +451,17 @@ def import_(
     tokenizer: Tokenizer = None,
     config: ConfigFile = None,
     json_output: Json = False,
+    show_progress: ShowProgress = None,
 ) -> None:
     """Write exported records into a store (new or with the same embedder); ids are kept,
     so importing twice does not duplicate."""
+    from .records import check_record
+    from .transfer import read_export, stored_embedder
+
     with _handled():
         source = nullcontext(sys.stdin) if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
-        with source as lines:
+        progress = _progress(json_output, show_progress)
+        with source as lines, progress:
             header, records = read_export(lines)
             existing = stored_embedder(store)
             if existing is not None and existing != header.embedder:
@@ -404,8 +469,17 @@ def import_(
                     "file", f"was exported with {header.embedder!r}; the store uses {existing!r}"
                 )
             started = time.perf_counter()
+            reading = progress.add_task("reading", total=None)
+            checked = []  # every line is read and checked before anything is written
+            for number, (record, vector) in enumerate(records, start=1):
+                checked.append((check_record(f"record {number}", record), vector))
+                progress.advance(reading)
+            writing = progress.add_task("importing", total=len(checked))
+            count = 0
             with _open(store, tokenizer, config, header.embedder, create=True) as mem:
-                count = mem.import_records(records)
+                for start in range(0, len(checked), _IMPORT_BATCH):
+                    count += mem.import_records(checked[start : start + _IMPORT_BATCH])
+                    progress.advance(writing, min(_IMPORT_BATCH, len(checked) - start))
             elapsed = time.perf_counter() - started
     _report({"store": store, "file": file, "records": count, "seconds": round(elapsed, 3)},
             f"Imported {count:,} records into {store} in {elapsed:.2f} s", json_output)  # fmt: skip
@@ -448,6 +522,9 @@ def mcp_(
                          scoped_session=session is not None)  # fmt: skip
         with _open(store, tokenizer, config, create=True) as mem:
             serve(mem, scope, transport=transport, host=host, port=port)  # type: ignore[arg-type]
+
+
+_IMPORT_BATCH = 1_000
 
 
 @contextmanager
@@ -533,18 +610,26 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
     return {"score": hit.score, "parts": _parts_json(hit.parts), **_record_json(hit.record)}
 
 
-def _hits_table(hits: list[SearchHit]) -> Table:
+def _hits_table(hits: list[SearchHit], *, whose: bool = False) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("score", justify="right", no_wrap=True, width=5)
     table.add_column("kind", no_wrap=True, width=7)
     table.add_column("when", no_wrap=True, width=10)
-    table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
+    if whose:
+        table.add_column("user/agent/session", max_width=18, overflow="fold")
+    else:
+        table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
     table.add_column("text", ratio=1, min_width=20, overflow="fold")
     for hit in hits:
         record = hit.record
+        scope = record.session_id or "-"
+        if whose:
+            scope = "/".join(part or "-" for part in (record.user_id, record.agent_id, scope))
         table.add_row(
             f"{hit.score:.3f}", record.kind.value, record.timestamp.strftime("%Y-%m-%d"),
-            record.session_id or "-", _preview(record),
+            escape(scope), _preview(record),
         )  # fmt: skip
     return table
 
@@ -569,6 +654,9 @@ def _context_json(built: Context, tokenizer: str) -> dict[str, Any]:
 
 
 def _explain_table(built: Context) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold", pad_edge=False, show_lines=False)
     table.add_column("", no_wrap=True, width=4)
     table.add_column("tier", no_wrap=True, width=6)
@@ -589,6 +677,8 @@ def _explain_table(built: Context) -> Table:
 
 
 def _stats_table(data: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")

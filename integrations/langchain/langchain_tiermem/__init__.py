@@ -40,7 +40,14 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "TieredMemory":  # langchain-classic is an optional extra
-        from .memory import TieredMemory
-
+        try:
+            from .memory import TieredMemory
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("langchain_classic"):
+                raise
+            raise ImportError(
+                "langchain_tiermem.TieredMemory (legacy LangChain memory) needs langchain-classic:"
+                ' pip install "tiermem[langchain-classic]"'
+            ) from None
         return TieredMemory
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
