@@ -9,6 +9,7 @@ from __future__ import annotations
 from .callbacks import CallbackHandler
 from .config import (
     ContextConfig,
+    HealthConfig,
     LongTermConfig,
     MediumTermConfig,
     MemoryConfig,
@@ -27,6 +28,7 @@ from .errors import (
     TieredMemoryError,
     TokenizerError,
 )
+from .health import HealthReport
 from .medium_term import ExtractiveSummarizer, Summarizer
 from .memory import TieredMemory
 from .metrics import MetricsCallback
@@ -45,6 +47,8 @@ __all__ = [
     "Embedder",
     "ExtractiveSummarizer",
     "HashingEmbedder",
+    "HealthConfig",
+    "HealthReport",
     "InvalidInputError",
     "Kind",
     "LongTermConfig",

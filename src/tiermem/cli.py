@@ -564,6 +564,58 @@ def _stats_table(data: dict[str, Any]) -> Table:
     return table
 
 
+# --- doctor -------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="also exit non-zero when degraded")
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """Check the store and this process; exit 1 when failing (or degraded, with --strict)."""
+    from .health import Status, unopened
+
+    try:
+        with _open(store, tokenizer, config) as mem:
+            found = mem.health()
+    except (TieredMemoryError, OSError) as exc:
+        found = unopened(store, exc)
+    if json_output:
+        _emit_json(found.to_dict())
+    else:
+        console.print(_health_table(found))
+        style = {"ok": "green", "degraded": "yellow", "failing": "red"}[found.status.value]
+        console.print(f"[bold {style}]{found.status.value}[/] ({len(found.checks)} checks "
+                      f"in {found.seconds:.2f} s)", highlight=False)  # fmt: skip
+    if found.status is Status.FAILING or (strict and found.status is Status.DEGRADED):
+        raise typer.Exit(1)
+
+
+def _health_table(found: Any) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("threshold", no_wrap=True)
+    table.add_column("advice / detail", ratio=1, min_width=20, overflow="fold")
+    colours = {"ok": "green", "degraded": "yellow", "failing": "red"}
+    for check in found.checks:
+        value = "-" if check.value is None else f"{check.value} {check.unit}".strip()
+        note = Text(check.advice or "", style="bold")
+        if check.detail:
+            note.append(("\n" if check.advice else "") + check.detail, style="dim")
+        table.add_row(
+            check.name, Text(check.status.value, style=colours[check.status.value]), value,
+            str(check.limit) if check.limit else "-", note,
+        )  # fmt: skip
+    return table
+
+
 def main() -> None:
     """Entry point: anything the commands did not turn into one line still gets one line."""
     try:
