@@ -616,6 +616,45 @@ def _health_table(found: Any) -> Table:
     return table
 
 
+# --- serve --------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    store: Store = DEFAULT_STORE,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="TOML file of [[keys]] (name, key_sha256, scopes or admin)"),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    embedder: EmbedderName = None,
+) -> None:
+    """Serve the memory API, /health, /ready, /metrics and a page at / (tiermem[server])."""
+    try:
+        import uvicorn
+
+        from .server import ApiKey, create_app, load_keys, new_key
+    except ImportError:
+        _fail("the server needs its extra: pip install 'tiermem[server]'")
+    with _handled():
+        if keys is not None:
+            api_keys = load_keys(keys)
+        else:
+            # no key file: one admin key for this run only, shown once
+            secret = new_key()
+            api_keys = [ApiKey(name="admin", key=secret, admin=True)]
+            err_console.print(f"no --keys file: an admin key for this run: [bold]{secret}[/]",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+        mem = _open(store, tokenizer, config, embedder, create=True)
+    with mem:
+        err_console.print(f"serving {escape(store)} on http://{host}:{port}/ "
+                          f"(API docs at /docs)", highlight=False, soft_wrap=True)  # fmt: skip
+        uvicorn.run(create_app(mem, keys=api_keys), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Entry point: anything the commands did not turn into one line still gets one line."""
     try:
