@@ -9,9 +9,10 @@ are for orchestrators and scrapers and hold no memory content.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
@@ -37,6 +38,7 @@ from .schemas import (
 
 __all__ = ["create_app"]
 
+T = TypeVar("T")
 _NOT_FOUND = "no record with this id in your scopes"
 _STATIC = resources.files("tiermem.server").joinpath("static")
 
@@ -44,23 +46,33 @@ _STATIC = resources.files("tiermem.server").joinpath("static")
 class _Service:
     """What the routes share: the memory, the keys, and who owns each session id."""
 
-    def __init__(self, memory: TieredMemory, ring: KeyRing, metrics: MetricsCallback) -> None:
+    def __init__(
+        self, memory: TieredMemory, ring: KeyRing, metrics: MetricsCallback, concurrency: int
+    ) -> None:
         self.memory = memory
         self.ring = ring
         self.metrics = metrics
         self.owners = SessionOwners()
+        # a few store calls at a time: fifty at once only queue inside LanceDB and retry
+        self.slots = asyncio.Semaphore(concurrency)
+
+    async def call(self, work: Awaitable[T]) -> T:
+        async with self.slots:
+            return await work
 
     async def claim(self, session_id: str, user_id: str | None, agent_id: str | None) -> None:
         stored: list[MemoryRecord] = []
         if not self.owners.known(session_id):
-            stored = await self.memory.arecords(session_id=session_id, kinds=("turn", "summary"))
+            stored = await self.call(
+                self.memory.arecords(session_id=session_id, kinds=("turn", "summary"))
+            )
         if not self.owners.claim(session_id, (user_id, agent_id), stored):
             raise HTTPException(409, "this session id holds another scope's turns; "
                                      "use a session id of your own")  # fmt: skip
 
     async def owned(self, key: ApiKey, record_id: str) -> MemoryRecord:
         try:
-            record = await self.memory.aget(record_id)
+            record = await self.call(self.memory.aget(record_id))
         except (NotFoundError, InvalidInputError):
             raise HTTPException(404, _NOT_FOUND) from None
         if not key.owns(record):
@@ -111,10 +123,10 @@ async def add_messages(body: MessagesIn, key: Key, service: Service) -> list[Rec
     """Store chat turns of one session (validated together, written together)."""
     _require(key, body.user_id, body.agent_id, body.session_id)
     await service.claim(body.session_id, body.user_id, body.agent_id)
-    stored = await service.memory.aadd_messages(
+    stored = await service.call(service.memory.aadd_messages(
         [m.model_dump(exclude_none=True) for m in body.messages],
         session_id=body.session_id, user_id=body.user_id, agent_id=body.agent_id,
-    )  # fmt: skip
+    ))  # fmt: skip
     return [RecordOut.of(r) for r in stored]
 
 
@@ -122,10 +134,10 @@ async def add_messages(body: MessagesIn, key: Key, service: Service) -> list[Rec
 async def remember(body: MemoryIn, key: Key, service: Service) -> RecordOut:
     """Store an explicit long-term memory in a scope."""
     _require(key, body.user_id, body.agent_id, body.session_id)
-    record = await service.memory.aremember(
+    record = await service.call(service.memory.aremember(
         body.text, user_id=body.user_id, agent_id=body.agent_id, session_id=body.session_id,
         importance=body.importance, tags=body.tags, metadata=body.metadata,
-    )  # fmt: skip
+    ))  # fmt: skip
     return RecordOut.of(record)
 
 
@@ -133,10 +145,10 @@ async def remember(body: MemoryIn, key: Key, service: Service) -> RecordOut:
 async def search(body: SearchRequest, key: Key, service: Service) -> list[HitOut]:
     """Hybrid full-text and vector search within a scope."""
     _require(key, body.user_id, body.agent_id, body.session_id)
-    hits = await service.memory.asearch(
+    hits = await service.call(service.memory.asearch(
         body.query, k=body.k, user_id=body.user_id, agent_id=body.agent_id,
         session_id=body.session_id, tags=body.tags,
-    )  # fmt: skip
+    ))  # fmt: skip
     return [HitOut.of(h) for h in hits]
 
 
@@ -145,10 +157,10 @@ async def context(body: ContextRequest, key: Key, service: Service) -> ContextOu
     """The best context for a query within a token budget, and why it holds what it holds."""
     _require(key, body.user_id, body.agent_id, body.session_id)
     await service.claim(body.session_id, body.user_id, body.agent_id)
-    built = await service.memory.abuild_context(
+    built = await service.call(service.memory.abuild_context(
         body.query, session_id=body.session_id, user_id=body.user_id, agent_id=body.agent_id,
         max_tokens=body.max_tokens,
-    )  # fmt: skip
+    ))  # fmt: skip
     return ContextOut.of(built)
 
 
@@ -160,17 +172,17 @@ async def get(record_id: str, key: Key, service: Service) -> RecordOut:
 @api.patch("/records/{record_id}", tags=["records"])
 async def update(record_id: str, body: UpdateIn, key: Key, service: Service) -> RecordOut:
     await service.owned(key, record_id)
-    updated = await service.memory.aupdate(
+    updated = await service.call(service.memory.aupdate(
         record_id, text=body.text, importance=body.importance, tags=body.tags,
         metadata=body.metadata,
-    )  # fmt: skip
+    ))  # fmt: skip
     return RecordOut.of(updated)
 
 
 @api.delete("/records/{record_id}", status_code=204, tags=["records"])
 async def forget(record_id: str, key: Key, service: Service) -> Response:
     await service.owned(key, record_id)
-    await service.memory.aforget(record_id)
+    await service.call(service.memory.aforget(record_id))
     return Response(status_code=204)
 
 
@@ -187,8 +199,10 @@ async def records(
 ) -> dict[str, Any]:
     """A scope's records, by session then in conversation order, a page at a time."""
     _require(key, user_id, agent_id, session_id)
-    found = await service.memory.arecords(
-        user_id=user_id, agent_id=agent_id, session_id=session_id, kinds=kind
+    found = await service.call(
+        service.memory.arecords(
+            user_id=user_id, agent_id=agent_id, session_id=session_id, kinds=kind
+        )
     )
     page = found[offset : offset + limit]
     return {"total": len(found), "offset": offset, "records": [RecordOut.of(r) for r in page]}
@@ -200,7 +214,9 @@ async def sessions(
 ) -> list[dict[str, Any]]:
     """The sessions of a scope with their turn counts, newest first (for browsing)."""
     _require(key, user_id, agent_id, None)
-    turns = await service.memory.arecords(user_id=user_id, agent_id=agent_id, kinds=("turn",))
+    turns = await service.call(
+        service.memory.arecords(user_id=user_id, agent_id=agent_id, kinds=("turn",))
+    )
     found: dict[str, dict[str, Any]] = {}
     for turn in turns:
         entry = found.setdefault(
@@ -229,7 +245,9 @@ async def stats(
 ) -> dict[str, Any]:
     """Record counts per kind in a scope (the whole store for an admin key)."""
     _require(key, user_id, agent_id, session_id)
-    found = await service.memory.astats(user_id=user_id, agent_id=agent_id, session_id=session_id)
+    found = await service.call(
+        service.memory.astats(user_id=user_id, agent_id=agent_id, session_id=session_id)
+    )
     # the loaded windows of every session and the process's metrics are no scope's to see
     found.pop("sessions", None)
     found.pop("metrics", None)
@@ -264,7 +282,7 @@ async def export(
 @operations.get("/health")
 async def health(service: Service) -> JSONResponse:
     """The health report; 503 when failing."""
-    found = await service.memory.ahealth()
+    found = await service.call(service.memory.ahealth())
     return JSONResponse(found.to_dict(), status_code=503 if found.status == "failing" else 200)
 
 
@@ -272,7 +290,7 @@ async def health(service: Service) -> JSONResponse:
 async def ready(service: Service) -> JSONResponse:
     """200 once the store answers a read; 503 otherwise."""
     try:
-        await service.memory.astats(session_id="tiermem-ready-probe")
+        await service.call(service.memory.astats(session_id="tiermem-ready-probe"))
     except TieredMemoryError:
         return JSONResponse({"ready": False}, status_code=503)
     return JSONResponse({"ready": True})
@@ -306,11 +324,14 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=400)
 
 
-def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey]) -> FastAPI:
+def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey], concurrency: int = 4) -> FastAPI:
     """An app serving ``memory`` to the holders of ``keys``.
 
+    At most ``concurrency`` calls reach the store at once; the others wait their turn.
     A `MetricsCallback` is attached to ``memory`` for ``/metrics`` unless one is.
     """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError("concurrency", "must be an int of at least 1")
     ring = KeyRing(keys)
     metrics = next((h for h in memory.callbacks if isinstance(h, MetricsCallback)), None)
     if metrics is None:
@@ -321,7 +342,7 @@ def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey]) -> FastAPI:
         version=__version__,
         description="Tiered memory and token-budgeted context for LLM agents.",
     )
-    app.state.tiermem = _Service(memory, ring, metrics)
+    app.state.tiermem = _Service(memory, ring, metrics, concurrency)
     app.include_router(api)
     app.include_router(operations)
     app.add_exception_handler(InvalidInputError, _invalid)
