@@ -1,6 +1,7 @@
 // The page over the /v1 API: plain DOM, no build step; text always goes in as text.
 "use strict";
 
+const PLURAL = { turn: "turns", summary: "summaries", memory: "memories" };
 const state = { key: sessionStorage.getItem("tiermem-key") || "", kind: "turn", session: null };
 const $ = (id) => document.getElementById(id);
 
@@ -51,7 +52,8 @@ async function useKey(event) {
     const users = $("granted-users");
     users.replaceChildren(...who.scopes.filter((s) => s.user_id).map((s) => el("option", { value: s.user_id })));
     const first = who.scopes[0];
-    if (first && !$("user-id").value && !$("agent-id").value) {
+    // a new key starts at its first grant: the fields may hold another key's scope
+    if (first && (typed || (!$("user-id").value && !$("agent-id").value))) {
       $("user-id").value = first.user_id || "";
       $("agent-id").value = first.agent_id || "";
     }
@@ -84,7 +86,7 @@ async function loadRecords() {
   if (state.kind !== "memory" && state.session) params.session_id = state.session;
   try {
     const page = await api("/v1/records", { params });
-    $("records-total").textContent = `${page.total} ${state.kind === "memory" ? "memories" : state.kind + "s"}`;
+    $("records-total").textContent = `${page.total} ${PLURAL[state.kind]}`;
     $("records").replaceChildren(...page.records.map((r) => el("li", { "data-id": r.id },
       el("span", { className: "muted" }, `${r.timestamp.slice(0, 16).replace("T", " ")} ${r.role || r.kind} `), r.text)));
     showError(null);
