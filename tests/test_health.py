@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import lancedb
@@ -223,3 +224,14 @@ def test_doctor_on_a_store_that_cannot_open_fails_with_its_reason(tmp_path: Path
     code, out = _doctor("--store", str(tmp_path / "alien"))
     assert code == 1
     assert "store_opens" in out
+
+
+def test_a_scratch_table_left_by_a_dead_check_is_dropped_by_the_next(tmp_path: Path) -> None:
+    with TieredMemory(tmp_path, config=_config()) as mem:
+        db = lancedb.connect(tmp_path)
+        stale = "tiermem_health_1000_deadbeef"  # written in 1970: long past
+        fresh = f"tiermem_health_{int(time.time() * 1000)}_cafe"  # another check, running now
+        for name in (stale, fresh):
+            db.create_table(name, data=pa.table({"probe": [name]}))
+        assert mem.health().check("store_writable").status is Status.OK
+        assert _tables(tmp_path) == {"records", "tiermem_meta", fresh}
