@@ -324,7 +324,7 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=400)
 
 
-def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey], concurrency: int = 4) -> FastAPI:
+def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey], concurrency: int = 2) -> FastAPI:
     """An app serving ``memory`` to the holders of ``keys``.
 
     At most ``concurrency`` calls reach the store at once; the others wait their turn.
