@@ -13,6 +13,8 @@ def test_top_level_exports_are_pinned() -> None:
         "Embedder",
         "ExtractiveSummarizer",
         "HashingEmbedder",
+        "HealthConfig",
+        "HealthReport",
         "InvalidInputError",
         "Kind",
         "LongTermConfig",

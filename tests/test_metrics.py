@@ -140,7 +140,7 @@ def test_snapshot_totals_outlive_the_window_and_reset_clears() -> None:
     assert (latency["count"], latency["total"], latency["sum"]) == (3, 5, 15.0)
     assert (latency["p50"], latency["p99"]) == (4.0, 5.0)
     metrics.reset()
-    assert metrics.snapshot() == {"counters": {}, "latency": {}}
+    assert metrics.snapshot() == {"counters": {}, "latency": {}, "gauges": {}}
 
 
 class Broken(CallbackHandler):

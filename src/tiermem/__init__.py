@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .callbacks import CallbackHandler
     from .config import (
         ContextConfig,
+        HealthConfig,
         LongTermConfig,
         MediumTermConfig,
         MemoryConfig,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         TieredMemoryError,
         TokenizerError,
     )
+    from .health import HealthReport
     from .medium_term import ExtractiveSummarizer, Summarizer
     from .memory import TieredMemory
     from .metrics import MetricsCallback
@@ -52,6 +54,8 @@ __all__ = [
     "Embedder",
     "ExtractiveSummarizer",
     "HashingEmbedder",
+    "HealthConfig",
+    "HealthReport",
     "InvalidInputError",
     "Kind",
     "LongTermConfig",
@@ -88,6 +92,8 @@ _MODULES = {
     "Embedder": "embeddings",
     "ExtractiveSummarizer": "medium_term",
     "HashingEmbedder": "embeddings",
+    "HealthConfig": "config",
+    "HealthReport": "health",
     "InvalidInputError": "errors",
     "Kind": "records",
     "LongTermConfig": "config",

@@ -16,6 +16,7 @@ __all__ = [
     "CallbackHandler",
     "ContextBuilt",
     "Event",
+    "HealthChecked",
     "LLMCalled",
     "Retrieved",
     "StoreMaintained",
@@ -114,6 +115,16 @@ class StoreMaintained(Event):
     details: Mapping[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class HealthChecked(Event):
+    """A health report was made: its status and each check's (``ok``/``degraded``/``failing``)."""
+
+    name = "health_checked"
+    status: str
+    checks: Mapping[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+
+
 class CallbackHandler:
     """Subclass and override the events you care about; every method is a no-op."""
 
@@ -140,6 +151,9 @@ class CallbackHandler:
 
     def on_store_maintained(self, event: StoreMaintained) -> None:
         """Indexes were built or the store was compacted."""
+
+    def on_health_checked(self, event: HealthChecked) -> None:
+        """`TieredMemory.health` made a report."""
 
 
 def emit(handlers: Sequence[CallbackHandler], event: Event) -> None:

@@ -693,6 +693,97 @@ def _stats_table(data: dict[str, Any]) -> Table:
     return table
 
 
+# --- doctor -------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    store: Store = DEFAULT_STORE,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="also exit non-zero when degraded")
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """Check the store and this process; exit 1 when failing (or degraded, with --strict)."""
+    from .health import Status, unopened
+
+    try:
+        with _open(store, tokenizer, config) as mem:
+            found = mem.health()
+    except (TieredMemoryError, OSError) as exc:
+        found = unopened(store, exc)
+    if json_output:
+        _emit_json(found.to_dict())
+    else:
+        console.print(_health_table(found))
+        style = {"ok": "green", "degraded": "yellow", "failing": "red"}[found.status.value]
+        console.print(f"[bold {style}]{found.status.value}[/] ({len(found.checks)} checks "
+                      f"in {found.seconds:.2f} s)", highlight=False)  # fmt: skip
+    if found.status is Status.FAILING or (strict and found.status is Status.DEGRADED):
+        raise typer.Exit(1)
+
+
+def _health_table(found: Any) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("threshold", no_wrap=True)
+    table.add_column("advice / detail", ratio=1, min_width=20, overflow="fold")
+    colours = {"ok": "green", "degraded": "yellow", "failing": "red"}
+    for check in found.checks:
+        value = "-" if check.value is None else f"{check.value} {check.unit}".strip()
+        note = Text(check.advice or "", style="bold")
+        if check.detail:
+            note.append(("\n" if check.advice else "") + check.detail, style="dim")
+        table.add_row(
+            check.name, Text(check.status.value, style=colours[check.status.value]), value,
+            str(check.limit) if check.limit else "-", note,
+        )  # fmt: skip
+    return table
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    store: Store = DEFAULT_STORE,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="TOML file of [[keys]] (name, key_sha256, scopes or admin)"),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    embedder: EmbedderName = None,
+) -> None:
+    """Serve the memory API, /health, /ready, /metrics and a page at / (tiermem[server])."""
+    try:
+        import uvicorn
+
+        from .server import ApiKey, create_app, load_keys, new_key
+    except ImportError:
+        _fail("the server needs its extra: pip install 'tiermem[server]'")
+    with _handled():
+        if keys is not None:
+            api_keys = load_keys(keys)
+        else:
+            # no key file: one admin key for this run only, shown once
+            secret = new_key()
+            api_keys = [ApiKey(name="admin", key=secret, admin=True)]
+            err_console.print(f"no --keys file: an admin key for this run: [bold]{secret}[/]",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+        mem = _open(store, tokenizer, config, embedder, create=True)
+    with mem:
+        err_console.print(f"serving {escape(store)} on http://{host}:{port}/ "
+                          f"(API docs at /docs)", highlight=False, soft_wrap=True)  # fmt: skip
+        uvicorn.run(create_app(mem, keys=api_keys), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Entry point: anything the commands did not turn into one line still gets one line."""
     try:

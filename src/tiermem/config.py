@@ -19,6 +19,7 @@ from .tokens import encoding_name
 
 __all__ = [
     "ContextConfig",
+    "HealthConfig",
     "LongTermConfig",
     "MediumTermConfig",
     "MemoryConfig",
@@ -163,6 +164,54 @@ class ContextConfig(_Frozen):
     )
 
 
+class HealthConfig(_Frozen):
+    """Where each health check turns from ok to degraded or failing (None: never)."""
+
+    write_probe_ms_degraded: float | None = Field(
+        2_000.0, gt=0.0, description="a scratch write slower than this is degraded"
+    )
+    unindexed_rows_degraded: int | None = Field(
+        5_000, ge=0, description="rows not yet in the full-text or vector index"
+    )
+    unindexed_rows_failing: int | None = Field(None, ge=0)
+    versions_since_optimize_degraded: int | None = Field(
+        1_000, ge=0, description="table versions written since the last optimize"
+    )
+    versions_since_optimize_failing: int | None = Field(None, ge=0)
+    disk_free_mb_degraded: float | None = Field(
+        1_024.0, ge=0.0, description="free space where a local store lives"
+    )
+    disk_free_mb_failing: float | None = Field(100.0, ge=0.0)
+    rss_mb_degraded: float | None = Field(
+        8_192.0, gt=0.0, description="resident memory of this process"
+    )
+    rss_mb_failing: float | None = Field(None, gt=0.0)
+    latency_p95_ms_degraded: float | None = Field(
+        1_000.0, gt=0.0, description="p95 of any operation a MetricsCallback timed"
+    )
+    latency_p95_ms_failing: float | None = Field(None, gt=0.0)
+    latency_p95_ms_by_operation: dict[str, float] = Field(
+        default_factory=dict, description="degraded p95 per operation, e.g. {'search': 200}"
+    )
+    latency_min_samples: int = Field(
+        20, ge=1, description="samples an operation needs before its p95 is judged"
+    )
+
+    @model_validator(mode="after")
+    def _failing_beyond_degraded(self) -> Self:
+        for stem, below in (("unindexed_rows", False), ("versions_since_optimize", False),
+                            ("disk_free_mb", True), ("rss_mb", False),
+                            ("latency_p95_ms", False)):  # fmt: skip
+            degraded = getattr(self, f"{stem}_degraded")
+            failing = getattr(self, f"{stem}_failing")
+            if degraded is None or failing is None:
+                continue
+            if (failing > degraded) if below else (failing < degraded):
+                side = "above" if below else "below"
+                raise ValueError(f"{stem}_failing must not be {side} {stem}_degraded")
+        return self
+
+
 class MemoryConfig(_Frozen):
     """Everything `TieredMemory` can be told; every field has a working default."""
 
@@ -172,6 +221,7 @@ class MemoryConfig(_Frozen):
     long_term: LongTermConfig = LongTermConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     context: ContextConfig = ContextConfig()
+    health: HealthConfig = HealthConfig()
 
     @field_validator("tokenizer")
     @classmethod

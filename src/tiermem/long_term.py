@@ -52,6 +52,7 @@ __all__ = [
     "TextSearch",
     "Upsert",
     "VectorSearch",
+    "read_meta",
     "scope_key",
     "stored_embedder",
 ]
@@ -550,6 +551,7 @@ class LanceStore:
         metadata_cache_mb: int | None = None,
     ) -> None:
         self._schema = table_schema(dimensions)
+        self.uri = uri
         #: seconds a read may lag other writers; 0: never, None: unbounded
         self.read_consistency_seconds = read_consistency_seconds
         #: when the table last caught up with the newest version (monotonic seconds)
@@ -623,10 +625,28 @@ class LanceStore:
             raise StoreError("this lancedb version does not expose the async table")
         return inner
 
+    @property
+    def async_connection(self) -> Any:
+        """The `lancedb.AsyncConnection` the sync connection wraps (lancedb < 0.41)."""
+        inner = getattr(self._db, "_conn", None)
+        if inner is None or not hasattr(inner, "create_table"):
+            raise StoreError("this lancedb version does not expose the async connection")
+        return inner
+
     def close(self) -> None:
         if self.behind is not None:
             self.behind.close()
         self.async_table.close()
+
+
+async def read_meta(connection: Any) -> dict[str, str]:
+    """The store's meta rows (schema version, embedder), read through an async connection."""
+    table = await connection.open_table(_META_TABLE)
+    try:
+        rows = (await table.query().to_arrow()).to_pylist()
+    finally:
+        table.close()
+    return {str(row["key"]): str(row["value"]) for row in rows}
 
 
 # --- async -----------------------------------------------------------------------

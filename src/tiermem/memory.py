@@ -27,6 +27,7 @@ from .callbacks import (
     CallbackHandler,
     ContextBuilt,
     Event,
+    HealthChecked,
     Retrieved,
     StoreMaintained,
     Summarized,
@@ -50,6 +51,7 @@ from .context import (
 )
 from .embeddings import Embedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError
+from .health import HealthReport, adiagnose, diagnose
 from .long_term import (
     AsyncLanceStore,
     Count,
@@ -1175,3 +1177,21 @@ class TieredMemory:
 
     def __repr__(self) -> str:
         return f"TieredMemory({self.uri!r})"
+
+    # --- health (the checks live in health.py) ----------------------------------------
+
+    def health(self) -> HealthReport:
+        """Check the store and this process against ``config.health``; never raises."""
+        found = diagnose(self._store, self.config, self.callbacks)
+        self._emit(HealthChecked(found.status.value, _statuses(found), found.seconds))
+        return found
+
+    async def ahealth(self) -> HealthReport:
+        """Async `health`."""
+        found = await adiagnose(self._store, self.config, self.callbacks)
+        self._emit(HealthChecked(found.status.value, _statuses(found), found.seconds))
+        return found
+
+
+def _statuses(found: HealthReport) -> dict[str, str]:
+    return {check.name: check.status.value for check in found.checks}

@@ -17,6 +17,7 @@ from typing import Any
 from .callbacks import (
     CallbackHandler,
     ContextBuilt,
+    HealthChecked,
     LLMCalled,
     Retrieved,
     StoreMaintained,
@@ -32,6 +33,10 @@ __all__ = ["MetricsCallback", "render_prometheus"]
 _QUANTILES = (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"))
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _TIER_COUNTER = "context_tokens_"
+_HEALTH = "health_status"
+_HEALTH_CHECK = "health_check:"
+_HEALTH_LEVELS = {"ok": 0, "degraded": 1, "failing": 2}
+_HEALTH_HELP = "Health of the store and process: 0 ok, 1 degraded, 2 failing."
 
 _COUNTER_HELP = {
     "turns_added": "Turns stored by add_message and add_messages.",
@@ -83,6 +88,7 @@ class MetricsCallback(CallbackHandler):
             lambda: deque(maxlen=self._window)
         )
         self._totals: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._gauges: dict[str, float] = {}
 
     def _add(self, latency_key: str | None, latency: float, **counters: float) -> None:
         with self._lock:
@@ -141,6 +147,15 @@ class MetricsCallback(CallbackHandler):
     def on_store_maintained(self, event: StoreMaintained) -> None:
         self._add(f"store:{event.action}", event.latency, store_maintenance=1)
 
+    def on_health_checked(self, event: HealthChecked) -> None:
+        with self._lock:
+            # the last report replaces the previous one whole: a check may come and go
+            for key in [k for k in self._gauges if k.startswith(_HEALTH_CHECK)]:
+                del self._gauges[key]
+            self._gauges[_HEALTH] = float(_HEALTH_LEVELS.get(event.status, 2))
+            for check, status in event.checks.items():
+                self._gauges[f"{_HEALTH_CHECK}{check}"] = float(_HEALTH_LEVELS.get(status, 2))
+
     def snapshot(self) -> dict[str, Any]:
         """Counters and, per operation, latency in seconds.
 
@@ -151,6 +166,7 @@ class MetricsCallback(CallbackHandler):
             counters = dict(self._counters)
             samples = {key: sorted(values) for key, values in self._latencies.items()}
             totals = {key: tuple(value) for key, value in self._totals.items()}
+            gauges = dict(self._gauges)
         latencies = {
             key: {
                 "count": len(values),
@@ -162,7 +178,7 @@ class MetricsCallback(CallbackHandler):
             }
             for key, values in samples.items()
         }
-        return {"counters": counters, "latency": latencies}
+        return {"counters": counters, "latency": latencies, "gauges": gauges}
 
     def prometheus(self, *, prefix: str = "tiermem") -> str:
         """The current snapshot in the Prometheus text format (see `render_prometheus`)."""
@@ -173,6 +189,7 @@ class MetricsCallback(CallbackHandler):
             self._counters.clear()
             self._latencies.clear()
             self._totals.clear()
+            self._gauges.clear()
 
 
 # --- Prometheus text exposition ----------------------------------------------------
@@ -208,7 +225,9 @@ def render_prometheus(snapshot: Mapping[str, Any], *, prefix: str = "tiermem") -
     become one counter with a ``tier`` label. Latencies become summaries
     ``<prefix>_<operation>_seconds`` with quantiles 0.5, 0.95 and 0.99 over the
     recent window, ``_count`` and ``_sum``; tool calls and store maintenance carry
-    the tool or the action as a label.
+    the tool or the action as a label. The last health report is a gauge
+    ``<prefix>_health_status`` (0 ok, 1 degraded, 2 failing) and one
+    ``<prefix>_health_check_status`` per check.
     """
     base = _metric_name(prefix)
     families: dict[str, _Family] = {}
@@ -246,6 +265,16 @@ def render_prometheus(snapshot: Mapping[str, Any], *, prefix: str = "tiermem") -
         if "sum" in stats:
             summary.add("_sum", labels, float(stats["sum"]))
         summary.add("_count", labels, float(stats.get("total", stats["count"])))
+
+    for key, value in sorted(snapshot.get("gauges", {}).items()):
+        if key.startswith(_HEALTH_CHECK):
+            help_text = "Health of one check: 0 ok, 1 degraded, 2 failing."
+            family(f"{base}_health_check_status", "gauge", help_text).add(
+                "", {"check": key.removeprefix(_HEALTH_CHECK)}, value
+            )
+        else:
+            help_text = _HEALTH_HELP if key == _HEALTH else f"tiermem gauge {key}."
+            family(f"{base}_{_metric_name(key)}", "gauge", help_text).add("", {}, value)
 
     lines = [line for fam in families.values() for line in fam.lines()]
     return "\n".join(lines) + "\n" if lines else ""

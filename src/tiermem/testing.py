@@ -16,6 +16,7 @@ from .callbacks import (
     CallbackHandler,
     ContextBuilt,
     Event,
+    HealthChecked,
     LLMCalled,
     Retrieved,
     StoreMaintained,
@@ -77,4 +78,7 @@ class RecordingCallback(CallbackHandler):
         self._record(event)
 
     def on_store_maintained(self, event: StoreMaintained) -> None:
+        self._record(event)
+
+    def on_health_checked(self, event: HealthChecked) -> None:
         self._record(event)
