@@ -45,14 +45,19 @@ def test_unicode_and_metadata_round_trip(tmp_path: Path) -> None:
     assert entry.records == (record,)
 
 
+def _frames_of(path: Path) -> bytes:
+    # the log is grown ahead with zeros; a frame's payload (JSON) never ends in one
+    return path.read_bytes().rstrip(b"\x00")
+
+
 @pytest.mark.parametrize("cut", [1, 4, 8, 20, -1])
 def test_a_torn_last_frame_is_dropped_and_the_log_goes_on(tmp_path: Path, cut: int) -> None:
     path = tmp_path / "wal"
     with WriteAheadLog(path) as log:
         log.add(turns(1), np.ones((1, 4), np.float32))
-        whole = path.stat().st_size
+        whole = len(_frames_of(path))
         log.add(turns(2)[1:], np.ones((1, 4), np.float32))
-    data = path.read_bytes()
+    data = _frames_of(path)
     path.write_bytes(data[: whole + cut] if cut > 0 else data[:-1])
     with WriteAheadLog(path) as log:
         assert [e.lsn for e in log.replay()] == [1]
@@ -66,10 +71,10 @@ def test_a_frame_failing_its_checksum_ends_the_log(tmp_path: Path) -> None:
     path = tmp_path / "wal"
     with WriteAheadLog(path) as log:
         log.delete(["a"])
-        middle = path.stat().st_size
+        middle = len(_frames_of(path))
         log.delete(["b"])
         log.delete(["c"])
-    data = bytearray(path.read_bytes())
+    data = bytearray(_frames_of(path))
     data[middle + 12] ^= 0xFF  # a flipped bit inside the second entry's payload
     path.write_bytes(bytes(data))
     with WriteAheadLog(path) as log:
@@ -97,6 +102,19 @@ def test_truncate_keeps_only_what_is_not_committed(tmp_path: Path) -> None:
         log.truncate(log.last_lsn)
         assert log.replay() == []
     assert path.stat().st_size == 0
+
+
+def test_appends_fill_room_made_ahead_and_replay_stops_at_the_zeros(tmp_path: Path) -> None:
+    path = tmp_path / "wal"
+    with WriteAheadLog(path) as log:
+        for i in range(3):
+            log.delete([f"id{i}"])
+    assert path.stat().st_size >= 1 << 20
+    with WriteAheadLog(path) as log:
+        assert [e.lsn for e in log.replay()] == [1, 2, 3]
+        log.delete(["id3"])
+    with WriteAheadLog(path) as log:
+        assert [e.lsn for e in log.replay()] == [1, 2, 3, 4]
 
 
 _CHILD = textwrap.dedent(

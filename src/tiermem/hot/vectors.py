@@ -52,6 +52,14 @@ def _unit(vectors: NDArray[np.floating], dimensions: int) -> Floats:
     return unit
 
 
+def _dot(matrix: Floats, query: Floats) -> Floats:
+    """``matrix @ query`` on this thread: a threaded BLAS product for one query waits on
+    its other threads, and on a shared 2-core machine (load 8) it took 11 to 24 ms at
+    20k rows against 7 ms for this loop."""
+    product: Floats = np.einsum("ij,j->i", matrix, query)
+    return product
+
+
 def _top(rows: Rows, similarities: Floats, limit: int) -> tuple[Rows, Floats]:
     """The ``limit`` most similar rows, best first (ties by row), as cosine distances."""
     if len(rows) > limit:
@@ -155,7 +163,7 @@ class VectorIndex:
     def distances(self, vector: NDArray[np.floating], rows: Rows) -> Floats:
         """Exact cosine distances from ``vector`` to ``rows``."""
         query = _unit(vector, self.dimensions)[0]
-        found: Floats = 1.0 - self._matrix[np.asarray(rows, dtype=np.int64)] @ query
+        found = 1.0 - _dot(self._matrix[np.asarray(rows, dtype=np.int64)], query)
         return found.astype(np.float32)
 
     def search(
@@ -180,11 +188,11 @@ class VectorIndex:
     def _exact(self, query: Floats, limit: int, mask: Mask, wanted: int) -> tuple[Rows, Floats]:
         if wanted * 2 >= self._size:
             # most rows: one product over the contiguous matrix beats gathering them
-            similarities = self._matrix[: self._size] @ query
+            similarities = _dot(self._matrix[: self._size], query)
             rows = np.flatnonzero(mask)
             return _top(rows, similarities[rows], limit)
         rows = np.flatnonzero(mask)
-        return _top(rows, self._matrix[rows] @ query, limit)
+        return _top(rows, _dot(self._matrix[rows], query), limit)
 
     def _graph_search(
         self, query: Floats, limit: int, mask: Mask, wanted: int
@@ -205,7 +213,7 @@ class VectorIndex:
         rows = rows[mask[rows]]
         if len(rows) < min(limit, wanted):
             return None  # the filter left too few: the exact search will not
-        return _top(rows, self._matrix[rows] @ query, limit)
+        return _top(rows, _dot(self._matrix[rows], query), limit)
 
     # --- side files ------------------------------------------------------------
 
