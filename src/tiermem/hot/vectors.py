@@ -38,6 +38,7 @@ _OVERSAMPLE = 2
 #: Above this many graph candidates a filtered search is cheaper done exactly.
 _MAX_GRAPH_CANDIDATES = 4_096
 _FORMAT = 1
+_BATCH_ROWS = 64
 
 Rows = NDArray[np.int64]
 Mask = NDArray[np.bool_]
@@ -115,7 +116,9 @@ class VectorIndex:
             self._live[rows] = True
             self._size = max(self._size, end)
             if self._graph is not None:
-                self._writable_graph().add(rows.astype(np.uint64), unit, threads=1)
+                # a batch is bulk work for every core; one row is not worth a thread pool
+                threads = 0 if len(rows) > _BATCH_ROWS else 1
+                self._writable_graph().add(rows.astype(np.uint64), unit, threads=threads)
             elif self.hnsw_rows is not None and self.live_count >= self.hnsw_rows:
                 self.build_graph()
 
