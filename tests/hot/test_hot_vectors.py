@@ -1,0 +1,142 @@
+"""Vectors: exact below the graph threshold, HNSW recall of the exact top 160 above it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hot_data import queries, turns
+
+from tiermem.hot.vectors import VectorIndex
+from tiermem.static_embedding import StaticEmbedder
+
+ROWS = 6_000
+
+
+@pytest.fixture(scope="module")
+def embedded() -> tuple[np.ndarray, np.ndarray]:
+    embedder = StaticEmbedder()
+    rows = embedder.embed([r.text for r in turns(ROWS, seed=3)])
+    return np.asarray(rows, np.float32), np.asarray(embedder.embed(queries(30)), np.float32)
+
+
+def _brute(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    sims = unit[rows] @ (query / np.linalg.norm(query))
+    return rows[np.argsort(-sims, kind="stable")[:k]].tolist()
+
+
+@pytest.fixture(scope="module")
+def graph(embedded: tuple[np.ndarray, np.ndarray]) -> VectorIndex:
+    index = VectorIndex(embedded[0].shape[1], hnsw_rows=1_000)
+    index.add(np.arange(ROWS), embedded[0])
+    assert index.has_graph
+    return index
+
+
+def test_exact_search_is_the_brute_force_answer(embedded: tuple[np.ndarray, np.ndarray]) -> None:
+    matrix, qs = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=None)
+    index.add(np.arange(ROWS), matrix)
+    for q in qs[:5]:
+        rows, distances = index.search(q, limit=50)
+        assert set(rows.tolist()) == set(_brute(matrix, q, np.arange(ROWS), 50))
+        assert np.all(np.diff(distances) >= 0)
+        np.testing.assert_allclose(distances, index.distances(q, rows), rtol=1e-5)
+
+
+def test_graph_recall_of_the_exact_top_160(
+    graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    matrix, qs = embedded
+    recalls = []
+    for q in qs:
+        truth = set(_brute(matrix, q, np.arange(ROWS), 160))
+        recalls.append(len(truth & set(graph.search(q, limit=160)[0].tolist())) / 160)
+    assert np.mean(recalls) >= 0.95, np.mean(recalls)
+
+
+def test_a_small_scope_is_searched_exactly_within_its_rows(
+    graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    matrix, qs = embedded
+    allowed = np.zeros(ROWS, np.bool_)
+    allowed[7::37] = True
+    for q in qs[:5]:
+        rows = graph.search(q, limit=20, allowed=allowed)[0]
+        assert rows.tolist() == _brute(matrix, q, np.flatnonzero(allowed), 20)
+
+
+def test_a_wide_scope_through_the_graph_returns_only_its_rows(
+    graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    matrix, qs = embedded
+    allowed = np.ones(ROWS, np.bool_)
+    allowed[::3] = False
+    for q in qs[:5]:
+        rows = graph.search(q, limit=160, allowed=allowed)[0]
+        assert len(rows) == 160
+        assert allowed[rows].all()
+        truth = set(_brute(matrix, q, np.flatnonzero(allowed), 160))
+        assert len(truth & set(rows.tolist())) / 160 >= 0.9
+
+
+def test_deleted_rows_are_never_returned(embedded: tuple[np.ndarray, np.ndarray]) -> None:
+    matrix, qs = embedded
+    for hnsw_rows in (None, 500):
+        index = VectorIndex(matrix.shape[1], hnsw_rows=hnsw_rows)
+        index.add(np.arange(2_000), matrix[:2_000])
+        best = index.search(qs[0], limit=10)[0]
+        index.delete(best[:5])
+        again = index.search(qs[0], limit=10)[0]
+        assert not set(again.tolist()) & set(best[:5].tolist())
+        assert again[:5].tolist() == best[5:].tolist()
+
+
+def test_a_zero_vector_is_stored_and_never_near(embedded: tuple[np.ndarray, np.ndarray]) -> None:
+    matrix, qs = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=None)
+    index.add(np.arange(3), np.vstack([matrix[:2], np.zeros(matrix.shape[1])]))
+    rows, distances = index.search(qs[0], limit=3)
+    assert rows[-1] == 2
+    assert distances[-1] == pytest.approx(1.0)
+
+
+def test_saved_index_opens_memory_mapped_and_takes_writes(
+    tmp_path: Path, graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    qs = embedded[1]
+    graph.save(tmp_path / "vectors")
+    opened = VectorIndex.open(tmp_path / "vectors", hnsw_rows=1_000)
+    assert opened.has_graph
+    assert isinstance(opened._matrix, np.memmap)
+    for q in qs[:5]:
+        assert opened.search(q, limit=30)[0].tolist() == graph.search(q, limit=30)[0].tolist()
+    # writes after a memory-mapped open: the graph and matrix move into memory first
+    opened.add(np.array([ROWS]), -qs[0][None, :])
+    opened.add(np.array([ROWS + 1]), qs[0][None, :])
+    top = opened.search(qs[0], limit=1)[0]
+    assert top.tolist() == [ROWS + 1]
+    opened.delete(top)
+    assert ROWS + 1 not in opened.search(qs[0], limit=30)[0].tolist()
+    # the saved files are unchanged by writes to the opened copy
+    assert VectorIndex.open(tmp_path / "vectors").search(qs[0], limit=1)[0][0] != ROWS + 1
+
+
+def test_a_second_save_replaces_the_first(tmp_path: Path, embedded: tuple[np.ndarray, ...]) -> None:
+    matrix, _ = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=None)
+    index.add(np.arange(10), matrix[:10])
+    index.save(tmp_path / "v")
+    index.add(np.arange(10, 20), matrix[10:20])
+    index.save(tmp_path / "v")
+    assert len(VectorIndex.open(tmp_path / "v")) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
+
+
+def test_bad_shapes_and_dimensions_are_refused() -> None:
+    with pytest.raises(ValueError, match="dimensions"):
+        VectorIndex(0)
+    with pytest.raises(ValueError, match="vectors"):
+        VectorIndex(4).add(np.arange(3), np.ones((2, 4)))
