@@ -726,6 +726,9 @@ def doctor(
 
 
 def _health_table(found: Any) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
