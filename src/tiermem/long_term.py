@@ -15,7 +15,9 @@ import asyncio
 import hashlib
 import json
 import math
+import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,18 +25,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from lancedb.background_loop import LOOP
-from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
-from lancedb.query import MatchQuery
 from numpy.typing import NDArray
 
 from .errors import SchemaVersionError, StoreError
 from .records import Kind, MemoryRecord, Owner
 from .write_behind import WriteBehind
+
+# LanceDB's Rust logger reads this once, as its module loads, and prints warnings with
+# its own source paths on stderr: a library stays quiet unless its user asks otherwise
+os.environ.setdefault("LANCEDB_LOG", "error")
+
+import lancedb
+from lancedb.background_loop import LOOP
+from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
+from lancedb.query import MatchQuery
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -465,6 +472,27 @@ def _indexed_columns(indices: Iterable[Any]) -> set[str]:
 
 _RETRIES = 6
 
+# what the user can do about LanceDB's and the OS's failures, by a phrase of the cause
+_CAUSES = (
+    (("Read-only file system", "Permission denied", "ermission"),
+     "it is read-only here: open it with write access, or copy it somewhere writable"),
+    (("File exists", "Not a directory"), "that path is a file: pass a folder for the store"),
+    (("No space left",), "the disk is full: free space, then retry"),
+    (("is closed",), "it was closed: open a new TieredMemory"),
+)  # fmt: skip
+# a Rust source location, e.g. ", /root/.cargo/registry/.../lance-0.40/src/io.rs:123:45"
+_SOURCE_PATH = re.compile(r",?\s*(?:[\w./~-]+/)?[\w-]+\.rs:\d+(?::\d+)?")
+
+
+def store_error(what: str, exc: BaseException) -> StoreError:
+    """One line that names the store and what to do: no dependency internals."""
+    text = str(exc)
+    for phrases, advice in _CAUSES:
+        if any(p in text for p in phrases):
+            return StoreError(f"{what}: {advice}")
+    first = _SOURCE_PATH.sub("", text.strip().splitlines()[0] if text.strip() else "")
+    return StoreError(f"{what}: {first or type(exc).__name__}")
+
 
 class _StaleReadError(Exception):
     """A read found its version gone: caught up and run again, it will not be."""
@@ -574,7 +602,7 @@ class LanceStore:
         except (SchemaVersionError, StoreError):
             raise
         except Exception as exc:
-            raise StoreError(f"cannot open the store at {uri!r}: {exc}") from exc
+            raise store_error(f"cannot open the store at {uri!r}", exc) from exc
         #: opt-in: appends acknowledged at once and committed together (see write_behind)
         self.behind = (
             WriteBehind(self._commit_now, write_behind_seconds) if write_behind_seconds else None
@@ -693,7 +721,9 @@ class AsyncLanceStore:
         try:
             return await _aretrying(attempt)
         except Exception as exc:
-            raise StoreError(f"{type(op).__name__} failed: {exc}") from exc
+            raise store_error(
+                f"{type(op).__name__} failed on the store at {self._store.uri!r}", exc
+            ) from exc
 
     async def _catch_up(self, *, force: bool = False) -> None:
         interval = self._store.read_consistency_seconds

@@ -50,7 +50,7 @@ from .context import (
     turn_message,
 )
 from .embeddings import Embedder
-from .errors import InvalidInputError, MessageTooLargeError, NotFoundError
+from .errors import InvalidInputError, MessageTooLargeError, NotFoundError, StoreError
 from .health import HealthReport, adiagnose, diagnose
 from .long_term import (
     AsyncLanceStore,
@@ -158,10 +158,16 @@ class TieredMemory:
             lambda: self._drive(self._optimize()), self.config.long_term.optimize_every
         )
         self._closed = False
+        self._shut = False
 
     # --- drivers -------------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._shut:
+            raise StoreError(f"the store at {self.uri!r} is closed: open a new TieredMemory")
+
     def _drive(self, flow: Flow[T]) -> T:
+        self._check_open()
         result: Any = None
         while True:
             try:
@@ -176,6 +182,7 @@ class TieredMemory:
                 result = self._store.run(op)
 
     async def _adrive(self, flow: Flow[T]) -> T:
+        self._check_open()
         store = self._astore
         result: Any = None
         while True:
@@ -989,6 +996,7 @@ class TieredMemory:
             return
         self._closed = True
         self._maintainer.wait()
+        self._shut = True  # after upkeep in flight has finished its own calls
         self._store.close()
 
     def __enter__(self) -> Self:
