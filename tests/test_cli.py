@@ -408,3 +408,33 @@ def test_export_and_import_show_progress_only_when_asked(store: str, tmp_path: P
     assert "23/23" in shown.stderr
     assert json.loads(shown.stdout)["records"] == 23  # stdout stays clean JSON
     assert as_json("stats", "--store", copy)["records"] == 23
+
+
+def test_a_failed_ingest_can_be_run_again(tmp_path: Path) -> None:
+    lines = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}",
+              "session_id": f"s{i // 40}", "user_id": "ana"} for i in range(100)]  # fmt: skip
+    bad = [*lines[:70], {"role": "robot", "content": "oops"}, *lines[70:]]
+    path, store = tmp_path / "chat.jsonl", str(tmp_path / "s")
+    path.write_text("\n".join(json.dumps(m) for m in bad), encoding="utf-8")
+    failed = run("ingest", str(path), "--store", store)
+    assert failed.exit_code == 1
+    assert "line 71" in failed.stderr
+    assert 0 < as_json("stats", "--store", store)["turns"] < 100  # earlier batches landed
+    path.write_text("\n".join(json.dumps(m) for m in lines), encoding="utf-8")
+    again = as_json("ingest", str(path), "--store", store)
+    assert again["skipped"] > 0
+    assert as_json("stats", "--store", store)["turns"] == 100
+    assert (
+        as_json("ingest", str(path), "--store", store)["skipped"] == 100
+    )  # a third run adds nothing
+    with TieredMemory(store) as mem:
+        texts = [r.text for r in mem.records(user_id="ana")]
+    assert sorted(texts) == sorted(m["content"] for m in lines)  # each turn once
+
+
+def test_a_locomo_ingest_twice_stores_each_turn_once(tmp_path: Path) -> None:
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(LOCOMO), encoding="utf-8")
+    for _ in range(2):
+        as_json("ingest", str(path), "--store", str(tmp_path / "s"))
+    assert as_json("stats", "--store", str(tmp_path / "s"))["turns"] == 3

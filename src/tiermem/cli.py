@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -260,26 +261,62 @@ def ingest(
         progress = _progress(json_output, show_progress)
         with _open(store, tokenizer, config, embedder, create=True) as mem:
             started = time.perf_counter()
+            seen = _StoredTurns(mem)
+            skipped = 0
             with progress:
                 task = progress.add_task("ingesting", total=total)
                 stored = 0
                 for batch in batches:
-                    _store_batch(mem, batch, stored)
-                    stored += len(batch.messages)
+                    fresh = seen.unstored(batch)
+                    skipped += len(batch.messages) - len(fresh.messages)
+                    if fresh.messages:
+                        _store_batch(mem, fresh, stored)
+                    stored += len(fresh.messages)
                     progress.advance(task, len(batch.messages))
             elapsed = max(time.perf_counter() - started, 1e-9)
     sessions = len({(b.user_id, b.agent_id, b.session_id) for b in batches})
     if json_output:
         rate = round(total / elapsed)
         _emit_json({"store": store, "format": kind, "messages": total, "sessions": sessions,
-                    "seconds": round(elapsed, 3), "messages_per_second": rate})  # fmt: skip
+                    "skipped": skipped, "seconds": round(elapsed, 3),
+                    "messages_per_second": rate})  # fmt: skip
         return
+    again = f", {skipped:,} already stored" if skipped else ""
     console.print(
-        f"Ingested {total:,} messages ({kind}, {sessions:,} sessions) into {escape(store)} "
-        f"in {elapsed:.2f} s: [bold]{total / elapsed:,.0f} messages/s[/]",
+        f"Ingested {total:,} messages ({kind}, {sessions:,} sessions{again}) into "
+        f"{escape(store)} in {elapsed:.2f} s: [bold]{total / elapsed:,.0f} messages/s[/]",
         highlight=False,
         soft_wrap=True,
     )
+
+
+class _StoredTurns:
+    """What an earlier ingest of the same file already stored, so a re-run adds the rest.
+
+    Each (user, agent, session) of the file is compared, in order, with the turns that
+    owner already has: the longest run that matches by role and content is skipped.
+    """
+
+    def __init__(self, mem: TieredMemory) -> None:
+        self._mem = mem
+        self._left: dict[tuple[str | None, str | None, str], list[tuple[Any, Any]]] = {}
+
+    def unstored(self, batch: Batch) -> Batch:
+        owner = (batch.user_id, batch.agent_id, batch.session_id)
+        left = self._left.get(owner)
+        if left is None:
+            turns = self._mem.records(user_id=owner[0], agent_id=owner[1], session_id=owner[2],
+                                      kinds=["turn"], exact=True)  # fmt: skip
+            left = self._left[owner] = [(t.role, t.text) for t in reversed(turns)]
+        fresh = dataclasses.replace(batch, messages=[], sources=[])
+        for message, source in zip(batch.messages, batch.sources, strict=True):
+            if left and left[-1] == (message.get("role"), message.get("content")):
+                left.pop()
+                continue
+            left.clear()  # the file and the store part ways: store the rest as it comes
+            fresh.messages.append(message)
+            fresh.sources.append(source)
+        return fresh
 
 
 def _store_batch(mem: TieredMemory, batch: Batch, stored: int) -> None:
