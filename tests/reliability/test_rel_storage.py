@@ -94,10 +94,12 @@ def test_read_only_store_refuses_writes_clearly_and_stays_readable(
     assert report["acked"] == []
     assert report["error_type"] == "StoreError"
     assert "TieredMemoryError" in report["error_mro"]
-    assert "Read-only file system" in report["error"]
+    assert "it is read-only here: open it with write access" in report["error"]
+    assert str(store) in report["error"]
+    assert ".rs:" not in report["error"]  # one line for the user, no Rust source paths
     for name, outcome in report["other"].items():
         assert outcome.startswith("StoreError: "), f"{name}: {outcome}"
-        assert "Read-only file system" in outcome, f"{name}: {outcome}"
+        assert "read-only here" in outcome, f"{name}: {outcome}"
     assert report["search_while_faulty"] == 5
     assert "reopen_error" not in report
     assert sorted(report["exported"]) == [i for i, _, _ in before]
@@ -116,7 +118,7 @@ def test_full_disk_gives_a_clear_error_and_loses_nothing(tmp_path: Path, mounts:
 
     assert "open_error" not in report
     assert report["error_type"] == "StoreError", report
-    assert "No space left on device" in report["error"]
+    assert "the disk is full: free space" in report["error"]
     acked_before_full = report["acked"][:-1]  # the last one was written after freeing space
     assert len(acked_before_full) >= 1
     assert "reopen_error" not in report, report.get("reopen_error")

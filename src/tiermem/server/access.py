@@ -13,10 +13,8 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import tomllib
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
@@ -25,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import ConfigError
 from ..records import MemoryRecord
 
-__all__ = ["ApiKey", "Grant", "KeyRing", "SessionOwners", "digest", "load_keys", "new_key"]
+__all__ = ["ApiKey", "Grant", "KeyRing", "digest", "load_keys", "new_key"]
 
 
 def digest(key: str) -> str:
@@ -135,38 +133,3 @@ def load_keys(path: str | os.PathLike[str]) -> list[ApiKey]:
             )
             raise ConfigError(f"keys[{i}]: {rules}") from None
     return keys
-
-
-class SessionOwners:
-    """Which (user, agent) each session id was first used by, in this server.
-
-    tiermem's short-term window is keyed by session id alone (until the core keys it
-    by the whole scope), so two owners writing one session id would see each other's
-    turns: the server refuses the second owner instead.
-    """
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._owners: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def claim(
-        self, session_id: str, owner: tuple[str | None, str | None], stored: Sequence[MemoryRecord]
-    ) -> bool:
-        """Whether ``owner`` may use the session; ``stored`` are some of its records."""
-        with self._lock:
-            known = self._owners.get(session_id)
-            if known is None:
-                others = {(r.user_id, r.agent_id) for r in stored} - {owner}
-                if others:
-                    return False
-                self._owners[session_id] = owner
-                if len(self._owners) > self._capacity:
-                    self._owners.popitem(last=False)
-                return True
-            self._owners.move_to_end(session_id)
-            return known == owner
-
-    def known(self, session_id: str) -> bool:
-        with self._lock:
-            return session_id in self._owners

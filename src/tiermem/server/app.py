@@ -24,7 +24,7 @@ from ..memory import TieredMemory
 from ..metrics import MetricsCallback
 from ..records import Kind, MemoryRecord
 from ..transfer import dump_record, header_line
-from .access import ApiKey, KeyRing, SessionOwners
+from .access import ApiKey, KeyRing
 from .schemas import (
     ContextOut,
     ContextRequest,
@@ -44,7 +44,7 @@ _STATIC = resources.files("tiermem.server").joinpath("static")
 
 
 class _Service:
-    """What the routes share: the memory, the keys, and who owns each session id."""
+    """What the routes share: the memory, the keys and the metrics."""
 
     def __init__(
         self, memory: TieredMemory, ring: KeyRing, metrics: MetricsCallback, concurrency: int
@@ -52,23 +52,12 @@ class _Service:
         self.memory = memory
         self.ring = ring
         self.metrics = metrics
-        self.owners = SessionOwners()
         # a few store calls at a time: fifty at once only queue inside LanceDB and retry
         self.slots = asyncio.Semaphore(concurrency)
 
     async def call(self, work: Awaitable[T]) -> T:
         async with self.slots:
             return await work
-
-    async def claim(self, session_id: str, user_id: str | None, agent_id: str | None) -> None:
-        stored: list[MemoryRecord] = []
-        if not self.owners.known(session_id):
-            stored = await self.call(
-                self.memory.arecords(session_id=session_id, kinds=("turn", "summary"))
-            )
-        if not self.owners.claim(session_id, (user_id, agent_id), stored):
-            raise HTTPException(409, "this session id holds another scope's turns; "
-                                     "use a session id of your own")  # fmt: skip
 
     async def owned(self, key: ApiKey, record_id: str) -> MemoryRecord:
         try:
@@ -122,7 +111,6 @@ operations = APIRouter(tags=["operations"])
 async def add_messages(body: MessagesIn, key: Key, service: Service) -> list[RecordOut]:
     """Store chat turns of one session (validated together, written together)."""
     _require(key, body.user_id, body.agent_id, body.session_id)
-    await service.claim(body.session_id, body.user_id, body.agent_id)
     stored = await service.call(service.memory.aadd_messages(
         [m.model_dump(exclude_none=True) for m in body.messages],
         session_id=body.session_id, user_id=body.user_id, agent_id=body.agent_id,
@@ -156,7 +144,6 @@ async def search(body: SearchRequest, key: Key, service: Service) -> list[HitOut
 async def context(body: ContextRequest, key: Key, service: Service) -> ContextOut:
     """The best context for a query within a token budget, and why it holds what it holds."""
     _require(key, body.user_id, body.agent_id, body.session_id)
-    await service.claim(body.session_id, body.user_id, body.agent_id)
     built = await service.call(service.memory.abuild_context(
         body.query, session_id=body.session_id, user_id=body.user_id, agent_id=body.agent_id,
         max_tokens=body.max_tokens,
