@@ -15,6 +15,7 @@ from tiermem import ConfigError, HealthReport, MemoryConfig, MetricsCallback, Ti
 from tiermem.callbacks import HealthChecked
 from tiermem.cli import app
 from tiermem.health import Limit, Status, versions_since_optimize
+from tiermem.long_term import SCHEMA_VERSION
 from tiermem.testing import RecordingCallback
 
 STORE_CHECKS = {"store_writable", "schema_version", "full_text_index", "vector_index",
@@ -41,7 +42,7 @@ def test_a_healthy_store_is_ok_and_the_scratch_write_leaves_nothing(tmp_path: Pa
         names = {c.name for c in found.checks}
         assert names >= STORE_CHECKS | {"disk_free", "process_rss"}
         assert all(c.status is Status.OK and c.advice is None for c in found.checks)
-        assert found.check("schema_version").value == 1
+        assert found.check("schema_version").value == SCHEMA_VERSION
         assert found.check("store_writable").unit == "ms"
         assert found.check("process_rss").value > 10  # MB: a Python process with LanceDB
         assert _tables(tmp_path) == tables
@@ -120,9 +121,9 @@ def test_latency_p95_per_operation_from_an_attached_metrics_callback(tmp_path: P
 def test_a_schema_version_changed_under_an_open_store_fails(tmp_path: Path) -> None:
     with TieredMemory(tmp_path, config=_config()) as mem:
         meta = lancedb.connect(tmp_path).open_table("tiermem_meta")
-        meta.update(where="key = 'schema_version'", values={"value": "2"})
+        meta.update(where="key = 'schema_version'", values={"value": str(SCHEMA_VERSION + 1)})
         check = mem.health().check("schema_version")
-        assert (check.status, check.value) == (Status.FAILING, 2)
+        assert (check.status, check.value) == (Status.FAILING, SCHEMA_VERSION + 1)
         assert "tiermem version" in (check.advice or "")
 
 
