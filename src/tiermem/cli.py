@@ -37,6 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: rich's markdown renderer alone doubled the cost of `tiermem --help`
+    rich_markup_mode=None,
 )
 console = Console()
 err_console = Console(stderr=True)
