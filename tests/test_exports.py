@@ -15,6 +15,7 @@ def test_top_level_exports_are_pinned() -> None:
         "HashingEmbedder",
         "HealthConfig",
         "HealthReport",
+        "HotConfig",
         "InvalidInputError",
         "Kind",
         "LongTermConfig",

@@ -23,7 +23,8 @@ STORE_CHECKS = {"store_writable", "schema_version", "full_text_index", "vector_i
 
 
 def _config(**health: object) -> MemoryConfig:
-    return MemoryConfig(long_term={"optimize_every": None}, health=health)
+    # LanceDB's own state is checked: every write committed when it returns
+    return MemoryConfig(long_term={"optimize_every": None}, hot={"enabled": False}, health=health)
 
 
 def _tables(folder: Path) -> set[str]:
@@ -235,4 +236,4 @@ def test_a_scratch_table_left_by_a_dead_check_is_dropped_by_the_next(tmp_path: P
         for name in (stale, fresh):
             db.create_table(name, data=pa.table({"probe": [name]}))
         assert mem.health().check("store_writable").status is Status.OK
-        assert _tables(tmp_path) == {"records", "tiermem_meta", fresh}
+        assert _tables(tmp_path) == {"records", "tiermem_meta", "tiermem_deleted", fresh}

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiermem import MemoryConfig, TieredMemory
+from tiermem.long_term import SCHEMA_VERSION
 from tiermem.records import Kind, MemoryRecord, Owner
 from tiermem.tools import memory_tools
 
@@ -200,7 +201,7 @@ def test_a_schema_1_store_drops_only_the_summaries_that_mixed_owners(tmp_path: P
     import lancedb
 
     rows = lancedb.connect(str(path)).open_table("tiermem_meta").to_arrow().to_pylist()
-    assert {r["key"]: r["value"] for r in rows}["schema_version"] == "2"
+    assert {r["key"]: r["value"] for r in rows}["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_remembering_a_fact_twice_keeps_one_memory() -> None:

@@ -14,7 +14,9 @@ from tiermem.maintenance import Maintainer
 
 def test_optimize_drops_old_versions_and_indexes_lookups(tmp_path: Path) -> None:
     config = MemoryConfig(
-        tokenizer="cl100k_base", long_term={"optimize_every": None, "keep_versions_seconds": 0.05}
+        tokenizer="cl100k_base",
+        long_term={"optimize_every": None, "keep_versions_seconds": 0.05},
+        hot={"enabled": False},  # one commit per turn: the versions optimize must drop
     )
     with TieredMemory(tmp_path / "store", config=config) as mem:
         added = [mem.add_message("user", f"turn {i} Lisbon", session_id="s") for i in range(30)]

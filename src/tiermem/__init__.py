@@ -9,14 +9,19 @@ numpy and pydantic are imported only by the code that needs them.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# a library logs; the application decides what reaches stderr (not logging's last resort)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .callbacks import CallbackHandler
     from .config import (
         ContextConfig,
         HealthConfig,
+        HotConfig,
         LongTermConfig,
         MediumTermConfig,
         MemoryConfig,
@@ -56,6 +61,7 @@ __all__ = [
     "HashingEmbedder",
     "HealthConfig",
     "HealthReport",
+    "HotConfig",
     "InvalidInputError",
     "Kind",
     "LongTermConfig",
@@ -96,6 +102,7 @@ _MODULES = {
     "HealthReport": "health",
     "InvalidInputError": "errors",
     "Kind": "records",
+    "HotConfig": "config",
     "LongTermConfig": "config",
     "MediumTermConfig": "config",
     "MemoryConfig": "config",

@@ -20,6 +20,7 @@ from .tokens import encoding_name
 __all__ = [
     "ContextConfig",
     "HealthConfig",
+    "HotConfig",
     "LongTermConfig",
     "MediumTermConfig",
     "MemoryConfig",
@@ -109,6 +110,27 @@ class LongTermConfig(_Frozen):
     keep_versions_seconds: float | None = Field(
         120.0, gt=0.0, description="age past which optimize drops old table versions; None: 7 days"
     )
+
+
+class HotConfig(_Frozen):
+    """The in-process index in front of the store: reads in milliseconds, writes logged."""
+
+    enabled: bool = Field(True, description="serve reads and acknowledge writes in process")
+    wal: bool = Field(
+        True, description="log writes in a local store's folder before acknowledging them"
+    )
+    fsync: bool = Field(
+        True, description="flush the log to disk per write; off, a write survives the process"
+        " dying but not the machine",
+    )  # fmt: skip
+    background_rows: int = Field(
+        20_000, ge=0, description="a larger table loads in the background, LanceDB serving"
+        " reads meanwhile",
+    )  # fmt: skip
+    hnsw_rows: int | None = Field(
+        50_000, gt=0, description="rows in a scope from which vectors are searched by HNSW"
+        " graph (exact below); None: always exact",
+    )  # fmt: skip
 
 
 class RetrievalConfig(_Frozen):
@@ -219,6 +241,7 @@ class MemoryConfig(_Frozen):
     short_term: ShortTermConfig = ShortTermConfig()
     medium_term: MediumTermConfig = MediumTermConfig()
     long_term: LongTermConfig = LongTermConfig()
+    hot: HotConfig = HotConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     context: ContextConfig = ContextConfig()
     health: HealthConfig = HealthConfig()

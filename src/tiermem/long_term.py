@@ -18,6 +18,7 @@ import math
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from lancedb.query import MatchQuery
 __all__ = [
     "SCHEMA_VERSION",
     "AsyncLanceStore",
+    "Changes",
     "Count",
     "Delete",
     "Export",
@@ -56,11 +58,15 @@ __all__ = [
     "Optimize",
     "Scope",
     "Search",
+    "Take",
     "TextSearch",
     "Upsert",
     "VectorSearch",
+    "Version",
+    "load_all",
     "read_meta",
     "scope_key",
+    "stamp",
     "stored_embedder",
 ]
 
@@ -69,12 +75,36 @@ T = TypeVar("T")
 #: Bumped whenever the table layout or its meaning changes; a store of another version
 #: is refused, except the older ones listed in `_MIGRATIONS`, which are migrated on open.
 #: 2: windows and summaries belong to the whole (user, agent, session) triple.
-SCHEMA_VERSION = 2
+#: 3: each row says when it was written, and deletions are recorded, so that another
+#: process's in-process index can catch up with what changed.
+SCHEMA_VERSION = 3
 _META_TABLE = "tiermem_meta"
+#: ids deleted and when: what other processes' indexes must drop
+_DELETED_TABLE = "tiermem_deleted"
+_DELETED_SCHEMA = pa.schema(
+    [pa.field("id", pa.string(), nullable=False), pa.field("written", pa.int64(), nullable=False)]
+)
 _READ_COLUMNS = [
     "id", "kind", "text", "role", "session_id", "user_id", "agent_id", "timestamp",
     "seq", "importance", "tags", "metadata", "covers", "tokens",
 ]  # fmt: skip
+
+
+class _Clock:
+    """Microseconds since the epoch, strictly increasing within this process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns() // 1000, self._last + 1)
+            return self._last
+
+
+#: when a row is written: what another process's index catches up from
+stamp = _Clock()
 
 
 def scope_key(value: str) -> str:
@@ -103,6 +133,8 @@ def table_schema(dimensions: int) -> pa.Schema:
             pa.field("metadata", pa.string()),
             pa.field("covers", pa.list_(pa.string())),
             pa.field("tokens", pa.int32(), nullable=False),
+            # microseconds since the epoch when the row was acknowledged (0: before schema 3)
+            pa.field("written", pa.int64()),
             pa.field("vector", pa.list_(pa.float32(), dimensions)),
         ]
     )
@@ -189,14 +221,40 @@ def _owner_clauses(owner: Owner, *, exact: bool) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Insert:
+    """Append rows; ``written`` stamps them (default: when they are committed)."""
+
     records: Sequence[MemoryRecord]
     vectors: NDArray[np.float32]
+    written: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Upsert:
+    """Insert or replace rows by id; ``written`` as for `Insert`."""
+
     records: Sequence[MemoryRecord]
     vectors: NDArray[np.float32]
+    written: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """The newest version of the table (what another writer may have moved)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """(id, written) of the rows and of the deletions written at or after ``since``,
+    and the version they were read at: how an index catches up with other writers."""
+
+    since: int
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """Rows by id, each as (record, vector, written)."""
+
+    ids: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +283,10 @@ class VectorSearch:
 class Search:
     """A `TextSearch` and a `VectorSearch` of one scope, run side by side in one trip.
 
-    Either half is skipped when its input is None; the result is the pair of their
-    results, an empty list for a skipped half.
+    Either half is skipped when its input is None. The result is a pair of lists:
+    (record, BM25) best first, and (record, cosine distance) for the vector hits and
+    then every text hit the vector half did not return (fusion scores both parts of
+    every candidate), as `retrieval.fuse` takes them.
     """
 
     query: str | None
@@ -275,6 +335,9 @@ Operation = (
     | Count
     | Optimize
     | Export
+    | Version
+    | Changes
+    | Take
 )
 
 
@@ -282,7 +345,10 @@ Operation = (
 
 
 def _to_table(
-    records: Sequence[MemoryRecord], vectors: NDArray[np.float32], schema: pa.Schema
+    records: Sequence[MemoryRecord],
+    vectors: NDArray[np.float32],
+    schema: pa.Schema,
+    written: int | None = None,
 ) -> pa.Table:
     def keys(values: Sequence[str | None]) -> list[str | None]:
         return [None if v is None else scope_key(v) for v in values]
@@ -311,6 +377,7 @@ def _to_table(
         "metadata": [json.dumps(r.metadata, ensure_ascii=False) for r in records],
         "covers": [list(r.covers) for r in records],
         "tokens": [r.tokens for r in records],
+        "written": [stamp() if written is None else written] * len(records),
     }
     arrays = [pa.array(columns[f.name], type=f.type) for f in schema if f.name != "vector"]
     arrays.append(pa.FixedSizeListArray.from_arrays(flat, dim))
@@ -380,6 +447,22 @@ def _scored(table: pa.Table, column: str) -> list[tuple[MemoryRecord, float]]:
     return list(zip(_records(table), (float(s) for s in scores), strict=True))
 
 
+def _search_result(
+    text_found: list[tuple[MemoryRecord, float, NDArray[np.float32]]],
+    vector_hits: list[tuple[MemoryRecord, float]],
+    vector: NDArray[np.float32] | None,
+) -> tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]]:
+    """`Search`'s result: a text hit outside the vector top-k still has a similarity."""
+    if vector is not None:
+        seen = {r.id for r, _ in vector_hits}
+        query = vector / (float(np.linalg.norm(vector)) or 1.0)
+        for record, _, stored in text_found:
+            if record.id not in seen:
+                norm = float(np.linalg.norm(stored)) or 1.0
+                vector_hits.append((record, 1.0 - float(stored @ query) / norm))
+    return [(r, bm25) for r, bm25, _ in text_found], vector_hits
+
+
 def _check_meta(rows: list[dict[str, Any]], embedder: str, dimensions: int) -> int:
     """The store's schema version, if this tiermem can open it (maybe after migrating)."""
     meta = {r["key"]: r["value"] for r in rows}
@@ -425,7 +508,16 @@ def _drop_mixed_summaries(table: Any) -> None:
 
 
 #: what brings a store of an older schema version to this one, run once on open
-_MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _drop_mixed_summaries}
+def _record_writes(db: Any, table: Any) -> None:
+    """Schema 2 -> 3: rows say when they were written (0: before this version)."""
+    if "written" not in table.schema.names:
+        table.add_columns({"written": "cast(0 as bigint)"})
+
+
+_MIGRATIONS: dict[int, Callable[[Any, Any], None]] = {
+    1: lambda db, table: _drop_mixed_summaries(table),
+    2: _record_writes,
+}
 
 
 def stored_embedder(uri: str, storage_options: dict[str, str] | None = None) -> str | None:
@@ -590,6 +682,8 @@ class LanceStore:
         #: rows each scope filter selected, and when that was counted (a size estimate)
         self.scope_rows: dict[str, tuple[int, float]] = {}
         self.vector_index: tuple[bool, float] | None = None
+        #: the async table of deletions, opened on first use
+        self.deleted: Any = None
         #: LanceDB's caches, shared by the sync and async clients of this store
         self.session = _session(index_cache_mb, metadata_cache_mb)
         try:
@@ -621,11 +715,24 @@ class LanceStore:
         )
         version = _check_meta(meta.search().limit(None).to_arrow().to_pylist(), embedder,
                               dimensions)  # fmt: skip
-        opened = self._db.create_table(table, schema=self._schema, exist_ok=True)
+        opened = (
+            self._db.open_table(table)
+            if table in existing
+            else self._db.create_table(table, schema=self._schema, exist_ok=True)
+        )
+        missing = set(self._schema.names) - set(opened.schema.names)
+        if version == SCHEMA_VERSION and missing:
+            raise StoreError(
+                f"the {table!r} table has another layout than this tiermem's schema (no "
+                f"{', '.join(sorted(missing))}): refusing to write to it"
+            )
+        if _DELETED_TABLE not in existing:
+            self._db.create_table(_DELETED_TABLE, schema=_DELETED_SCHEMA, exist_ok=True)
         if not any(i.index_type == "FTS" for i in opened.list_indices()):
             opened.create_index("text", config=_FTS)
         if version != SCHEMA_VERSION:
-            _MIGRATIONS[version](opened)
+            for step in range(version, SCHEMA_VERSION):
+                _MIGRATIONS[step](self._db, opened)
             # recorded last: a migration cut short runs again on the next open
             meta.update(where="key = 'schema_version'", values={"value": str(SCHEMA_VERSION)})
         return opened
@@ -665,6 +772,22 @@ class LanceStore:
         if self.behind is not None:
             self.behind.close()
         self.async_table.close()
+
+
+def load_all(store: LanceStore) -> tuple[int, list[tuple[MemoryRecord, NDArray[np.float32], int]]]:
+    """The table's version and every row as (record, vector, written): what an index loads."""
+
+    async def read() -> tuple[int, pa.Table]:
+        table = store.async_table
+        await table.checkout_latest()
+        version = int(await table.version())
+        columns = [*_READ_COLUMNS, "vector", "written"]
+        return version, await table.query().select(columns).to_arrow()
+
+    version, table = LOOP.run(read())  # type: ignore[no-untyped-call]
+    written = table.column("written").to_pylist()
+    rows = [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written, strict=True)]
+    return version, rows
 
 
 async def read_meta(connection: Any) -> dict[str, str]:
@@ -737,19 +860,28 @@ class AsyncLanceStore:
     async def _run(self, op: Operation) -> Any:
         t = self._table
         match op:
-            case Insert(records, vectors):
-                if records:
-                    await t.add(_to_table(records, vectors, self._schema))
-                return None
-            case Upsert(records, vectors):
-                data = _to_table(records, vectors, self._schema)
-                await (
+            case Insert(records, vectors, written):
+                if not records:
+                    return None
+                added = await t.add(_to_table(records, vectors, self._schema, written))
+                return int(added.version)
+            case Upsert(records, vectors, written):
+                data = _to_table(records, vectors, self._schema, written)
+                merged = await (
                     t.merge_insert("id")
                     .when_matched_update_all()
                     .when_not_matched_insert_all()
                     .execute(data)
                 )
-                return None
+                return int(merged.version)
+            case Version():
+                await t.checkout_latest()
+                self._store.checked = time.monotonic()
+                return int(await t.version())
+            case Changes(since):
+                return await self._changes(since)
+            case Take(ids):
+                return await self._take(ids)
             case Fetch(scope, limit):
                 q = t.query().select(_READ_COLUMNS)
                 where = scope.where()
@@ -770,16 +902,23 @@ class AsyncLanceStore:
                     self._text(query, scope, limit) if query is not None else _none(),
                     self._nearest(vector, scope, limit) if vector is not None else _none(),
                 )
-                return (
+                return _search_result(
                     _scored_with_vectors(text, "_score") if text is not None else [],
                     _scored(nearest, "_distance") if nearest is not None else [],
+                    vector,
                 )
             case Delete(scope):
                 where = scope.where()
                 if where is None:
                     raise ValueError("refusing to delete without a filter")
-                await t.delete(where)
-                return None
+                gone = (await t.query().where(where).select(["id"]).to_arrow()).column("id")
+                deleted = await t.delete(where)
+                if len(gone):
+                    # recorded after the delete: another index never drops a row still here
+                    tombstones = pa.table({"id": gone, "written": [stamp()] * len(gone)},
+                                          schema=_DELETED_SCHEMA)  # fmt: skip
+                    await (await self._deleted()).add(tombstones)
+                return int(deleted.version)
             case Count(scope):
                 return await t.count_rows(scope.where())
             case Optimize(vector_index_rows, keep_versions_seconds):
@@ -795,6 +934,38 @@ class AsyncLanceStore:
                 q = t.query().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
                 return _with_vectors(await q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")
+
+    async def _deleted(self) -> Any:
+        if self._store.deleted is None:
+            self._store.deleted = await self._store.async_connection.open_table(_DELETED_TABLE)
+        return self._store.deleted
+
+    async def _changes(
+        self, since: int
+    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+        t = self._table
+        version = int(await t.version())
+        q = t.query().where(f"written >= {int(since)}").select(["id", "written"])
+        rows = (await q.to_arrow()).to_pydict()
+        deleted = await self._deleted()
+        await deleted.checkout_latest()
+        q = deleted.query().where(f"written >= {int(since)}").select(["id", "written"])
+        gone = (await q.to_arrow()).to_pydict()
+        return (
+            version,
+            list(zip(rows["id"], rows["written"], strict=True)),
+            list(zip(gone["id"], gone["written"], strict=True)),
+        )
+
+    async def _take(
+        self, ids: Sequence[str]
+    ) -> list[tuple[MemoryRecord, NDArray[np.float32], int]]:
+        where = Scope(ids=tuple(ids)).where()
+        q = self._table.query().where(where).select([*_READ_COLUMNS, "vector", "written"])
+        table = await q.to_arrow()
+        written = table.column("written").to_pylist()
+        return [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written,
+                                                           strict=True)]  # fmt: skip
 
     async def _text(self, query: str, scope: Scope, limit: int) -> pa.Table:
         def search() -> Any:

@@ -52,6 +52,7 @@ from .context import (
 from .embeddings import Embedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError, StoreError
 from .health import HealthReport, adiagnose, diagnose
+from .hot.store import HotStore
 from .long_term import (
     AsyncLanceStore,
     Count,
@@ -88,7 +89,6 @@ _LINE_CACHE = 100_000
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
 _WINDOW_STATS = ("short_term_turns", "short_term_tokens", "pending_turns", "summaries")
 Flow = Generator["Operation | Summarize", Any, T]
-_TextHit = tuple[MemoryRecord, float, NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +146,15 @@ class TieredMemory:
             metadata_cache_mb=self.config.long_term.metadata_cache_mb,
         )
         self._astore = AsyncLanceStore(self._store)
+        hot = self.config.hot
+        self._hot = (
+            HotStore(
+                self._store, dimensions=self.embedder.dimensions, fsync=hot.fsync, wal=hot.wal,
+                background_rows=hot.background_rows, hnsw_rows=hot.hnsw_rows,
+            )
+            if hot.enabled and self._store.behind is None
+            else None
+        )  # fmt: skip
         #: one window per owner: two users who share a session id share nothing
         self._sessions: dict[Owner, _Session] = {}
         self._lock = threading.RLock()
@@ -178,6 +187,8 @@ class TieredMemory:
                 result = self.summarizer.summarize(
                     op.records, max_tokens=op.max_tokens, token_counter=self.token_counter
                 )
+            elif self._hot is not None:
+                result = self._hot.run(op)
             else:
                 result = self._store.run(op)
 
@@ -198,6 +209,8 @@ class TieredMemory:
                 )
                 if asummarize is not None:
                     result = await result
+            elif self._hot is not None:
+                result = await self._hot.arun(op)
             else:
                 result = await store.run(op)
 
@@ -486,15 +499,13 @@ class TieredMemory:
         """The best ``k`` fused hits, and the speakers the query names among what was found."""
         limit = max(self.config.retrieval.candidates, k)
         vector = self.embedder.embed([query])[0]
-        found: tuple[list[_TextHit], list[tuple[MemoryRecord, float]]] = yield Search(
-            query if has_terms(query) else None, vector if np.any(vector) else None, scope, limit
-        )
-        text_found, vector_hits = found
-        # a full-text hit outside the vector top-k still has a similarity: use it, not 0
-        seen = {r.id for r, _ in vector_hits}
-        vector_hits += [(r, 1.0 - float(vec @ vector)) for r, _, vec in text_found
-                        if r.id not in seen and np.any(vector)]  # fmt: skip
-        text_hits = [(r, bm25) for r, bm25, _ in text_found]
+        found: tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]] = (
+            yield Search(
+                query if has_terms(query) else None, vector if np.any(vector) else None,
+                scope, limit,
+            )
+        )  # fmt: skip
+        text_hits, vector_hits = found
         named = named_speakers(query, (r for r, _ in vector_hits))
         hits = fuse(text_hits, vector_hits, config=self.config.retrieval, named=named)
         return hits[:k], named
@@ -997,6 +1008,8 @@ class TieredMemory:
         self._closed = True
         self._maintainer.wait()
         self._shut = True  # after upkeep in flight has finished its own calls
+        if self._hot is not None:
+            self._hot.close()
         self._store.close()
 
     def __enter__(self) -> Self:

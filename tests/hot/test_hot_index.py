@@ -101,10 +101,8 @@ def test_candidates_match_the_lancedb_search_and_fuse_alike() -> None:
     shared = []
     for query in queries(15, seed=4):
         vector = _vectors([dataclasses.replace(records[0], text=query)])[0]
-        text_found, vector_hits = store.run(Search(query, vector, Scope(user_id="u1"), 160))
-        seen = {r.id for r, _ in vector_hits}
-        vector_hits += [(r, 1.0 - float(v @ vector)) for r, _, v in text_found if r.id not in seen]
-        lance = fuse([(r, s) for r, s, _ in text_found], vector_hits, config=config)
+        text_hits, vector_hits = store.run(Search(query, vector, Scope(user_id="u1"), 160))
+        lance = fuse(text_hits, vector_hits, config=config)
         found = index.search(query, vector, ScopeFilter(user_id="u1"), 160)
         hot = fuse(found.text_hits, found.vector_hits, config=config)
         shared.append(len({h.record.id for h in lance[:20]} & {h.record.id for h in hot[:20]}))

@@ -204,6 +204,15 @@ class Columns:
             out.append(code)
         return (out[0], out[1], out[2])
 
+    def kinds_mask(self, kinds: Iterable[Kind]) -> Mask:
+        """Rows of any of ``kinds``, over every row position."""
+        codes = [_KIND_CODES[k] for k in kinds]
+        return np.isin(self._kind[: self._size], codes)
+
+    def seq_above(self, seq: int) -> Mask:
+        """Rows whose seq is greater than ``seq``, over every row position."""
+        return self._seq[: self._size] > seq
+
     def turn_at(
         self, user_id: str | None, agent_id: str | None, session_id: str | None, seq: int
     ) -> int | None:

@@ -98,6 +98,8 @@ class HotIndex:
         ``tokens`` is each record's token price as the context will count it; by
         default its ``tokens`` field. Returns the rows given, in order.
         """
+        if not records:
+            return np.zeros(0, np.int64)
         matrix = np.asarray(vectors, dtype=np.float32).reshape(len(records), -1)
         if len(records) != len(matrix):
             raise ValueError(f"vectors: must hold one vector per record ({len(records)})")
@@ -136,6 +138,12 @@ class HotIndex:
         with self._lock:
             self.text.commit()
 
+    def records(self, rows: Iterable[int]) -> list[MemoryRecord]:
+        """The live records at ``rows``, in that order."""
+        with self._lock:
+            found = (self._records[int(r)] for r in rows)
+            return [r for r in found if r is not None]
+
     def get(self, record_id: str) -> MemoryRecord | None:
         row = self.columns.row_of(record_id)
         return None if row is None else self._records[row]
@@ -146,15 +154,20 @@ class HotIndex:
         vector: NDArray[np.floating] | None,
         scope: ScopeFilter,
         limit: int,
+        *,
+        extra: NDArray[np.bool_] | None = None,
     ) -> Found:
         """The best ``limit`` rows by BM25 and by cosine within ``scope``.
 
         Either half is skipped when its input is None (or the vector is all zeros).
+        ``extra``, a mask over row positions, narrows the scope further.
         """
         if limit < 1:
             raise ValueError(f"limit: must be at least 1, got {limit}")
         with self._lock:
             allowed = self.columns.scope_mask(scope)
+            if extra is not None:
+                allowed &= extra[: len(allowed)]
             codes = self.columns.scope_codes(scope)
             if codes is None or not allowed.any():
                 return self._found(*_empty(), *_empty())

@@ -1,7 +1,7 @@
 """A write-ahead log: what was acknowledged but not yet committed to LanceDB.
 
 Each entry is one frame: an 8-byte header (payload length, CRC-32 of the payload,
-both little-endian u32) then the payload, a JSON object. The file grows a megabyte
+both little-endian u32) then the payload, a JSON object. The file grows 64 KB
 at a time ahead of the frames (zeros, which end the log when read). An entry is
 acknowledged once its frame is written (and fsync'd, by default), so it survives the process
 being killed; `replay` hands back every whole entry on open. A frame cut short by a
@@ -33,13 +33,13 @@ from numpy.typing import NDArray
 
 from ..records import Kind, MemoryRecord
 
-__all__ = ["Added", "Deleted", "Entry", "WriteAheadLog"]
+__all__ = ["Added", "Deleted", "Entry", "WriteAheadLog", "read_from"]
 
 _HEADER = struct.Struct("<II")
 #: a frame claiming more than this is corruption, not a record (a turn is capped far below)
 _MAX_PAYLOAD = 1 << 30
 #: room allocated ahead of the frames, so an fsync'd append changes no file metadata
-_ROOM = 1 << 20
+_ROOM = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,18 @@ def _frames(data: bytes) -> Iterator[tuple[int, Entry]]:
         offset = end
 
 
+def read_from(path: str | os.PathLike[str], offset: int) -> tuple[list[Entry], int]:
+    """The whole entries of a log from byte ``offset`` on (another process's, being
+    written), and the offset just past the last of them."""
+    with open(path, "rb") as file:
+        file.seek(offset)
+        data = file.read()
+    entries, end = [], 0
+    for end, entry in _frames(data):  # noqa: B007 - the last end is the new offset
+        entries.append(entry)
+    return entries, offset + end
+
+
 def _datasync(descriptor: int) -> None:
     sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
     sync(descriptor)
@@ -216,7 +228,7 @@ class WriteAheadLog:
         if allocate is None:
             return  # this platform appends without room made ahead
         allocate(self._fd, self._room, room - self._room)
-        os.fsync(self._fd)  # the new size and blocks, once per megabyte
+        os.fsync(self._fd)  # the new size and blocks, once per 64 KB
         self._room = room
 
     @property
