@@ -35,28 +35,15 @@ _TOKENIZER = "cl100k_base"  # the tokenizer of quality.py's figures
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="cli_recall.py",
-        description="Evidence recall of `tiermem context` after `tiermem ingest` of a LoCoMo file.",
-        epilog=f"Get the full LoCoMo from {locomo.DOWNLOAD}.",
+    parser = locomo.parser(
+        "cli_recall.py",
+        "Evidence recall of `tiermem context` after `tiermem ingest` of a LoCoMo file.",
     )
-    parser.add_argument("data", type=Path, help="a LoCoMo JSON file, e.g. locomo10.json")
-    parser.add_argument(
-        "--budgets", type=int, nargs="+", default=[500, 1000, 2000, 4000], metavar="B",
-        help="context budgets in tokens (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--questions", type=int, default=None, metavar="N",
-        help="only the first N scored questions of each conversation",
-    )  # fmt: skip
     parser.add_argument(
         "--store", type=Path, default=None,
         help="store folder to ingest into (default: a temporary folder)",
     )  # fmt: skip
-    args = parser.parse_args(argv)
-    if any(b <= 0 for b in args.budgets):
-        parser.error("--budgets must be positive")
-    return args
+    return locomo.parse_args(parser, argv)
 
 
 def _invoke(runner: CliRunner, *args: str) -> Any:

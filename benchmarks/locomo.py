@@ -8,16 +8,19 @@ its path as an argument. Import this module from any script in ``benchmarks/``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "CATEGORIES",
+    "DEFAULT_BUDGETS",
     "DOWNLOAD",
     "Conversation",
     "Dataset",
@@ -28,7 +31,9 @@ __all__ = [
     "load",
     "normalise_evidence",
     "normalise_space",
+    "parse_args",
     "parse_session_date",
+    "parser",
 ]
 
 #: Where users get the full set (this project never ships it).
@@ -36,6 +41,9 @@ DOWNLOAD = "https://github.com/snap-research/LoCoMo (file data/locomo10.json, CC
 
 #: The scored categories; 5 (adversarial) wants an abstention, so it has no evidence recall.
 CATEGORIES: dict[int, str] = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+
+#: context budgets in tokens that the benchmarks measure unless told otherwise
+DEFAULT_BUDGETS = (500, 1000, 2000, 4000)
 
 _SESSION_KEY = re.compile(r"session_(\d+)")
 # "D11:26", plus the malformed "D:11:26" and zero-padded "D30:05" seen in the original
@@ -199,3 +207,29 @@ def evidence_found(question: Question, context: str) -> int:
     """How many of the question's evidence turns appear verbatim (whitespace-normalised)."""
     haystack = normalise_space(context)
     return sum(contains(haystack, text) for text in question.evidence_texts)
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """What every LoCoMo benchmark takes: the data file, the budgets, a cap on questions."""
+    made = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=f"Get the full LoCoMo from {DOWNLOAD}."
+    )
+    made.add_argument("data", type=Path, help="a LoCoMo JSON file, e.g. locomo10.json")
+    made.add_argument(
+        "--budgets", type=int, nargs="+", default=list(DEFAULT_BUDGETS), metavar="B",
+        help="context budgets in tokens (default: %(default)s)",
+    )  # fmt: skip
+    made.add_argument(
+        "--questions", type=int, default=None, metavar="N",
+        help="only the first N scored questions of each conversation",
+    )  # fmt: skip
+    return made
+
+
+def parse_args(made: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``made``'s arguments, with the budgets positive, sorted and each once."""
+    args = made.parse_args(argv)
+    if any(b <= 0 for b in args.budgets):
+        made.error("--budgets must be positive")
+    args.budgets = sorted(set(args.budgets))
+    return args

@@ -58,7 +58,6 @@ SYSTEMS: dict[str, str] = {
     "bm25": "BM25 over turns",
     "dense": "dense over turns",
 }
-DEFAULT_BUDGETS = (500, 1000, 2000, 4000)
 _QA_SESSION = "qa"  # a session with no turns of its own: recent turns cannot help
 _DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "quality.md"
 
@@ -71,26 +70,14 @@ Ranker = Callable[[str], Ranking]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="quality.py",
-        description=(
-            "Evidence recall at budget B on LoCoMo: tiermem's build_context against "
-            "most-recent, BM25 and dense baselines."
-        ),
-        epilog=f"Get the full LoCoMo from {locomo.DOWNLOAD}.",
+    parser = locomo.parser(
+        "quality.py",
+        "Evidence recall at budget B on LoCoMo: tiermem's build_context against "
+        "most-recent, BM25 and dense baselines.",
     )
-    parser.add_argument("data", type=Path, help="a LoCoMo JSON file, e.g. locomo10.json")
-    parser.add_argument(
-        "--budgets", type=int, nargs="+", default=list(DEFAULT_BUDGETS), metavar="B",
-        help="context budgets in tokens (default: %(default)s)",
-    )  # fmt: skip
     parser.add_argument(
         "--conversations", type=int, default=None, metavar="N",
         help="only the first N conversations",
-    )  # fmt: skip
-    parser.add_argument(
-        "--questions", type=int, default=None, metavar="N",
-        help="only the first N scored questions of each conversation",
     )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=_DEFAULT_OUT,
@@ -106,11 +93,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--misses", type=int, default=6, metavar="N",
         help="print N questions where tiermem missed evidence that BM25 or dense found",
     )  # fmt: skip
-    args = parser.parse_args(argv)
-    if any(b <= 0 for b in args.budgets):
-        parser.error("--budgets must be positive")
-    args.budgets = sorted(set(args.budgets))
-    return args
+    return locomo.parse_args(parser, argv)
 
 
 def make_embedder(name: str) -> Embedder | None:

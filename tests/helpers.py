@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tiermem.records import Kind, MemoryRecord
@@ -29,3 +33,37 @@ def turn(
         tokens=tokens,
         metadata=metadata or {},
     )
+
+
+def run_examples(
+    commands: Mapping[str, Sequence[str]],
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    quiet: bool = False,
+) -> dict[str, str]:
+    """Each command's stdout by name, run as ``python *command`` in ``cwd``, all at once.
+
+    Each must exit 0, and with ``quiet`` write nothing on stderr; none may leave a file
+    in ``cwd``. All at once: each interpreter spends most of its time importing.
+    """
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, *command],
+            cwd=cwd,
+            env=dict(env),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name, command in commands.items()
+    }
+    results = {}
+    for name, process in running.items():
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, f"{name} failed:\n{stderr}"
+        if quiet:
+            assert stderr == "", f"{name} wrote on stderr:\n{stderr}"
+        results[name] = stdout
+    assert list(cwd.iterdir()) == []  # nothing left behind in the working directory
+    return results

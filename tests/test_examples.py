@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import run_examples
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = ["quickstart", "budget_and_explain", "scopes", "tools", "metrics"]
@@ -15,27 +15,9 @@ NAMES = ["quickstart", "budget_and_explain", "scopes", "tools", "metrics"]
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Run them all at once: each interpreter spends most of its time importing."""
-    cwd = tmp_path_factory.mktemp("examples")
     env = {**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning:tiermem"}
-    running = {
-        name: subprocess.Popen(
-            [sys.executable, str(EXAMPLES / f"{name}.py")],
-            cwd=cwd,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for name in NAMES
-    }
-    results = {}
-    for name, process in running.items():
-        stdout, stderr = process.communicate(timeout=180)
-        assert process.returncode == 0, f"{name} failed:\n{stderr}"
-        results[name] = stdout
-    assert list(cwd.iterdir()) == []  # nothing left behind in the working directory
-    return results
+    commands = {name: [str(EXAMPLES / f"{name}.py")] for name in NAMES}
+    return run_examples(commands, tmp_path_factory.mktemp("examples"), env)
 
 
 def test_examples_are_short() -> None:

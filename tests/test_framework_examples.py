@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import run_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -29,30 +29,11 @@ runpy.run_path(sys.argv[1], run_name="__main__")
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Run them all at once: each interpreter spends most of its time importing."""
-    cwd = tmp_path_factory.mktemp("framework-examples")
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     env["PYTHONPATH"] = os.pathsep.join([*map(str, ADAPTERS), env.get("PYTHONPATH", "")])
     env["LANCEDB_LOG"] = "error"
-    running = {
-        name: subprocess.Popen(
-            [sys.executable, "-c", PRELUDE, str(EXAMPLES / f"{name}.py")],
-            cwd=cwd,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for name in NAMES
-    }
-    results = {}
-    for name, process in running.items():
-        stdout, stderr = process.communicate(timeout=180)
-        assert process.returncode == 0, f"{name} failed:\n{stderr}"
-        assert stderr == "", f"{name} wrote on stderr:\n{stderr}"
-        results[name] = stdout
-    assert list(cwd.iterdir()) == []  # nothing left behind in the working directory
-    return results
+    commands = {name: ["-c", PRELUDE, str(EXAMPLES / f"{name}.py")] for name in NAMES}
+    return run_examples(commands, tmp_path_factory.mktemp("framework-examples"), env, quiet=True)
 
 
 def _tokens(out: str, label: str) -> list[tuple[int, int]]:

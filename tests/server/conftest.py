@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Page, sync_playwright
 
 from tiermem import MemoryConfig, TieredMemory
 from tiermem.server import ApiKey, Grant, create_app
@@ -20,6 +24,8 @@ BOB_KEY = "bob-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"
 # a key granted one agent of alice's only
 ALICE_BOT_KEY = "alice-bot-key-0123456789abcdef"
+
+CHROMIUM = os.environ.get("TIERMEM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def keys() -> list[ApiKey]:
@@ -87,3 +93,14 @@ def serve(folder: Path, config: MemoryConfig | None = None) -> Iterator[Running]
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
     yield from serve(tmp_path / "store")
+
+
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    """A page of the system's Chromium, headless (Playwright's own browser needs a download)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 1000})
+        finally:
+            browser.close()

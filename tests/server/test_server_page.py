@@ -6,22 +6,19 @@ Set ``TIERMEM_SCREENSHOT=docs/page.png`` to keep the screenshot (the README's).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from conftest import ALICE_KEY, BOB_KEY, Running, serve
+from conftest import ALICE_KEY, BOB_KEY, Running, browser_page, serve
 from tiermem import MemoryConfig
 from tiermem.cli import load_sample
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
-
-CHROMIUM = os.environ.get("TIERMEM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +46,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def page(running: Running) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 1000})
-        finally:
-            browser.close()
+    with browser_page() as opened:
+        yield opened
 
 
 def _open_scope(page: Page, running: Running, key: str) -> None:

@@ -25,6 +25,7 @@ from ..metrics import MetricsCallback
 from ..records import Kind, MemoryRecord
 from ..transfer import dump_record, header_line
 from .access import ApiKey, KeyRing
+from .docs import add_docs
 from .schemas import (
     ContextOut,
     ContextRequest,
@@ -328,6 +329,9 @@ def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey], concurrency: int
         title="tiermem",
         version=__version__,
         description="Tiered memory and token-budgeted context for LLM agents.",
+        # FastAPI's own pages load from CDNs; add_docs serves them from this server
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.tiermem = _Service(memory, ring, metrics, concurrency)
     app.include_router(api)
@@ -336,4 +340,5 @@ def create_app(memory: TieredMemory, *, keys: Iterable[ApiKey], concurrency: int
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(TieredMemoryError, _refused)
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
+    add_docs(app)
     return app
