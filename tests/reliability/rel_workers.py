@@ -274,13 +274,17 @@ def fault_probe(uri: str, filler: str | None, keep_free: int) -> None:
                 report["after_free_gettable"] = fresh.get(acked[-1]).id == acked[-1]
         except Exception as exc:
             report["after_free_error"] = f"{type(exc).__name__}: {exc}"
+    _final_export(mem, uri, report)
+    print(json.dumps(report), flush=True)
+
+
+def _final_export(mem: TieredMemory, uri: str, report: dict[str, Any]) -> None:
     try:
         mem.close()  # commits what the log held while the disk was full
         with TieredMemory(uri, config=small_config(None)) as fresh:
             report["final_exported"] = [r.id for r, _ in fresh.export_records()]
     except Exception as exc:
         report["final_error"] = f"{type(exc).__name__}: {exc}"
-    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
