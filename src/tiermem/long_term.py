@@ -221,11 +221,12 @@ def _owner_clauses(owner: Owner, *, exact: bool) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Insert:
-    """Append rows; ``written`` stamps them (default: when they are committed)."""
+    """Append rows; ``written`` stamps them, one for all or one each (default: when
+    they are committed)."""
 
     records: Sequence[MemoryRecord]
     vectors: NDArray[np.float32]
-    written: int | None = None
+    written: int | Sequence[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,7 @@ class Upsert:
 
     records: Sequence[MemoryRecord]
     vectors: NDArray[np.float32]
-    written: int | None = None
+    written: int | Sequence[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,11 +345,17 @@ Operation = (
 # --- shared pure logic ----------------------------------------------------------
 
 
+def _stamps(written: int | Sequence[int] | None, rows: int) -> list[int]:
+    if written is None:
+        return [stamp()] * rows
+    return [written] * rows if isinstance(written, int) else list(written)
+
+
 def _to_table(
     records: Sequence[MemoryRecord],
     vectors: NDArray[np.float32],
     schema: pa.Schema,
-    written: int | None = None,
+    written: int | Sequence[int] | None = None,
 ) -> pa.Table:
     def keys(values: Sequence[str | None]) -> list[str | None]:
         return [None if v is None else scope_key(v) for v in values]
@@ -377,7 +384,7 @@ def _to_table(
         "metadata": [json.dumps(r.metadata, ensure_ascii=False) for r in records],
         "covers": [list(r.covers) for r in records],
         "tokens": [r.tokens for r in records],
-        "written": [stamp() if written is None else written] * len(records),
+        "written": _stamps(written, len(records)),
     }
     arrays = [pa.array(columns[f.name], type=f.type) for f in schema if f.name != "vector"]
     arrays.append(pa.FixedSizeListArray.from_arrays(flat, dim))

@@ -109,7 +109,7 @@ def test_appends_fill_room_made_ahead_and_replay_stops_at_the_zeros(tmp_path: Pa
     with WriteAheadLog(path) as log:
         for i in range(3):
             log.delete([f"id{i}"])
-    assert path.stat().st_size >= 1 << 20
+    assert path.stat().st_size >= 1 << 16
     with WriteAheadLog(path) as log:
         assert [e.lsn for e in log.replay()] == [1, 2, 3]
         log.delete(["id3"])

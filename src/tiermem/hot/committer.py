@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from ..long_term import Delete, Insert, Operation, Upsert
+from ..long_term import Delete, Insert, Operation, Upsert, stamp
 
 __all__ = ["GroupCommit"]
 
@@ -41,6 +41,13 @@ def _rows(op: Operation) -> int:
     return len(op.records) if isinstance(op, Insert | Upsert) else int(isinstance(op, Delete))
 
 
+def _stamps_of(op: Insert) -> list[int]:
+    written = op.written
+    if written is None:
+        return [stamp()] * len(op.records)
+    return [written] * len(op.records) if isinstance(written, int) else list(written)
+
+
 def _coalesced(batch: list[_Queued]) -> list[_Queued]:
     """Runs of appends as one append: one commit instead of one each."""
     out: list[_Queued] = []
@@ -54,7 +61,10 @@ def _coalesced(batch: list[_Queued]) -> list[_Queued]:
             and not last.tries
         ):
             vectors = np.concatenate([last.op.vectors, item.op.vectors])
-            out[-1] = _Queued(Insert([*last.op.records, *item.op.records], vectors), item.lsn)
+            # each row keeps its own stamp: a later one would outdate a delete made since
+            stamps = [*_stamps_of(last.op), *_stamps_of(item.op)]
+            records = [*last.op.records, *item.op.records]
+            out[-1] = _Queued(Insert(records, vectors, stamps), item.lsn)
         else:
             out.append(item)
     return out
@@ -142,7 +152,7 @@ class GroupCommit:
         for done, item in enumerate(batch):
             op = item.op
             if item.tries and isinstance(op, Insert):
-                op = Upsert(op.records, op.vectors)  # it may have landed before it failed
+                op = Upsert(op.records, op.vectors, op.written)  # it may have landed already
             item.tries += 1
             if item.result is not None:  # a call: its caller handles the outcome
                 try:
