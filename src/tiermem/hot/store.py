@@ -64,6 +64,8 @@ logger = logging.getLogger("tiermem.hot")
 WAL_FOLDER = "_tiermem_wal"
 #: ids per delete when a log is replayed (a filter naming every id of a user is long)
 _REPLAY_IDS = 500
+#: a log holding this many bytes is cut back to what is not committed yet
+_CUT_BYTES = 4 << 20
 #: how far before the newest stamp seen a catch-up looks again: a write stamped when it
 #: was acknowledged may reach the table that much later than one stamped after it
 _CATCH_UP_MARGIN_US = 10_000_000
@@ -132,16 +134,17 @@ class _Log:
         return self._wal
 
     def committed(self, lsn: int) -> None:
-        if self._wal is not None:
+        # cut in bulk, not per commit: a cut holds the log while it syncs, and appends
+        # waited on it; committed entries left in the log are replayed as upserts, harmless
+        if self._wal is not None and self._wal.size > _CUT_BYTES:
             self._wal.truncate(lsn)
 
     def close(self, *, clean: bool) -> None:
-        """Close the log; remove it when everything in it was committed."""
+        """Close the log; remove it when everything in it was committed (``clean``)."""
         if self._wal is None:
             return
-        empty = not self._wal.replay()
         self._wal.close()
-        if clean and empty:
+        if clean:
             self._wal.path.unlink(missing_ok=True)
             (self.folder / f"{self._name}.lock").unlink(missing_ok=True)
         os.close(self._lock_fd)

@@ -232,6 +232,11 @@ class WriteAheadLog:
         self._room = room
 
     @property
+    def size(self) -> int:
+        """Bytes of entries in the log."""
+        return self._end
+
+    @property
     def last_lsn(self) -> int:
         """The sequence number of the newest entry (0: none yet)."""
         return self._next_lsn - 1
