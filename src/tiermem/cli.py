@@ -407,6 +407,149 @@ def context(
         console.print(_PARTS_LEGEND, style="dim", highlight=False)
 
 
+# --- lifecycle -------------------------------------------------------------------------
+
+Session = Annotated[str | None, typer.Option("--session", help="session scope")]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="a tag (repeatable)")]
+
+
+def _moment(option: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or time (no offset means UTC)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        rule = f"must be an ISO 8601 date or time, got {value!r}"
+        raise InvalidInputError(option, rule) from None
+
+
+@app.command()
+def remember(
+    text: Annotated[str, typer.Argument(help="the fact or preference to keep")],
+    store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    importance: Annotated[float, typer.Option("--importance", help="0 to 1")] = 0.5,
+    tag: Tags = None,
+    ttl: Annotated[
+        float | None, typer.Option("--ttl", help="seconds until it expires (default: never)")
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option("--expires-at", help="ISO 8601 time it expires (UTC if no offset)")
+    ] = None,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    embedder: EmbedderName = None,
+    json_output: Json = False,
+) -> None:
+    """Store an explicit memory in a scope (the same text again is merged, not repeated)."""
+    with _handled(), _open(store, tokenizer, config, embedder, create=True) as mem:
+        record = mem.remember(
+            text, user_id=user, agent_id=agent, session_id=session, importance=importance,
+            tags=tag or (), ttl=ttl, expires_at=_moment("--expires-at", expires_at),
+        )  # fmt: skip
+    if json_output:
+        _emit_json(_record_json(record))
+    else:
+        console.print(f"remembered {record.id}", highlight=False)
+
+
+@app.command()
+def forget(
+    store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    before: Annotated[
+        str | None, typer.Option("--before", help="only records older than this ISO 8601 time")
+    ] = None,
+    tag: Tags = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="turn, memory or summary (repeatable)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only report what would be forgotten")
+    ] = False,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """Forget the records of a scope (--user, --agent or --session) matching every rule given."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        report = mem.forget_where(
+            user_id=user, agent_id=agent, session_id=session, before=_moment("--before", before),
+            tags=tag, kinds=kind, dry_run=dry_run,
+        )  # fmt: skip
+    data = {"dry_run": report.dry_run, "total": report.total, "counts": dict(report.counts),
+            "ids": list(report.ids)}  # fmt: skip
+    if json_output:
+        _emit_json(data)
+        return
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+    verb = "would forget" if dry_run else "forgot"
+    console.print(f"{verb} {report.total} records ({counts})", highlight=False)
+
+
+@app.command("list")
+def list_(
+    store: Store = DEFAULT_STORE,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="turn, memory or summary (repeatable)")
+    ] = None,
+    tag: Tags = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="records per page")] = 20,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="records to skip")] = 0,
+    tokenizer: Tokenizer = None,
+    config: ConfigFile = None,
+    json_output: Json = False,
+) -> None:
+    """The records of a scope, by session then in conversation order, a page at a time."""
+    with _handled(), _open(store, tokenizer, config) as mem:
+        found = mem.records(user_id=user, agent_id=agent, session_id=session, kinds=kind, tags=tag)
+    page = found[offset : offset + limit]
+    following = offset + limit if offset + limit < len(found) else None
+    if json_output:
+        records = [_record_json(r) for r in page]
+        _emit_json({"total": len(found), "offset": offset, "limit": limit,
+                    "next_offset": following, "records": records})  # fmt: skip
+        return
+    if not page:
+        console.print("no records", style="dim")
+        return
+    console.print(_records_table(page, whose=user is None))
+    shown = f"{offset + 1}-{offset + len(page)} of {len(found)}"
+    more = f"; next page: --offset {following}" if following is not None else ""
+    console.print(f"{shown}{more}", style="dim", highlight=False)
+
+
+def _records_table(records: list[MemoryRecord], *, whose: bool) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("id", no_wrap=True, width=8, overflow="ellipsis")
+    table.add_column("kind", no_wrap=True, width=7)
+    table.add_column("when", no_wrap=True, width=10)
+    if whose:
+        table.add_column("user/agent/session", max_width=18, overflow="fold")
+    else:
+        table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
+    table.add_column("text", ratio=1, min_width=20, overflow="fold")
+    for record in records:
+        scope = record.session_id or "-"
+        if whose:
+            scope = "/".join(part or "-" for part in (record.user_id, record.agent_id, scope))
+        table.add_row(
+            record.id, record.kind.value, record.timestamp.strftime("%Y-%m-%d"), escape(scope),
+            _preview(record),
+        )  # fmt: skip
+    return table
+
+
 # --- store -----------------------------------------------------------------------------
 
 
@@ -641,7 +784,8 @@ def _record_json(record: MemoryRecord) -> dict[str, Any]:
         "timestamp": record.timestamp.isoformat(), "role": record.role,
         "session_id": record.session_id, "user_id": record.user_id,
         "agent_id": record.agent_id, "importance": record.importance, "tags": list(record.tags),
-        "metadata": dict(record.metadata),
+        "metadata": dict(record.metadata), "pinned": record.pinned,
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
     }  # fmt: skip
 
 

@@ -69,6 +69,8 @@ class Candidate:
     parts: ScoreParts | None = None
     pinned: bool = False
     heading: Heading | None = None
+    #: holds a turn its user pinned (``add_message(pinned=True)``), not only a recent one
+    held: bool = False
 
     @property
     def section(self) -> str:
@@ -131,7 +133,9 @@ def pack(
 
     Pinned candidates (the newest turns, newest first) go first while they fit in
     ``pinned_budget``; the newest one goes in whenever it fits the whole budget.
-    Pinning stops at the first that does not fit, so recent turns stay contiguous;
+    Right after the newest, every ``held`` candidate (a turn pinned by its user) goes
+    in that fits the whole budget, ahead of the other recent turns. Pinning stops
+    at the first that does not fit, so recent turns stay contiguous;
     the rest compete with everything else by score. The first candidate of a
     section also pays that section's cost (a message header), and the first of
     all pays ``base_cost`` (the reply priming). With ``token_exponent`` above 0 the
@@ -169,14 +173,18 @@ def pack(
             days.setdefault(heading.day, _Day({})).add(heading)
         decisions.append(Decision(candidate, True, reason))
 
-    pinned = [c for c in candidates if c.pinned]
-    pool = [c for c in candidates if not c.pinned]
+    held, pinned, pool = _split(candidates)
     for position, candidate in enumerate(pinned):
         limit = budget if position == 0 else min(pinned_budget, budget)
         if used + cost(candidate) > limit:
             pool.extend(pinned[position:])
             break
-        keep(candidate, "newest turn" if position == 0 else "recent turn")
+        recent = "newest turn" if position == 0 else "recent turn"
+        keep(candidate, f"{recent}, pinned by user" if candidate.held else recent)
+        if position == 0:
+            pool += _hold(held, lambda c: used + cost(c) <= budget, keep)
+    # no newest turn kept: the turns pinned by their user still go first
+    pool += _hold(held, lambda c: used + cost(c) <= budget, keep)
     pool.sort(key=lambda c: (-c.score / max(c.tokens, 1) ** token_exponent, -_newest(c), c.key))
     covered = _covered(pool)
     kept: set[str] = set()
@@ -196,6 +204,33 @@ def pack(
                 Decision(candidate, False, f"over budget: needs {needed}, {budget - used} left")
             )
     return Packing(decisions=tuple(decisions), tokens=used)
+
+
+def _hold(
+    held: list[Candidate], fits: Callable[[Candidate], bool],
+    keep: Callable[[Candidate, str], None],
+) -> list[Candidate]:  # fmt: skip
+    """Keep each turn its user pinned while it fits, newest first; empties ``held`` and
+    returns those that did not fit."""
+    waiting, held[:] = sorted(held, key=lambda c: -_newest(c)), []
+    left = []
+    for candidate in waiting:
+        if fits(candidate):
+            keep(candidate, "pinned by user")
+        else:
+            left.append(candidate)
+    return left
+
+
+def _split(
+    candidates: Sequence[Candidate],
+) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
+    """(pinned by their user, the recent turns, the rest); the newest turn stays first
+    among the recent ones even when its user pinned it."""
+    newest = next((c for c in candidates if c.pinned), None)
+    held = [c for c in candidates if c.held and c is not newest]
+    pinned = [c for c in candidates if c.pinned and (c is newest or not c.held)]
+    return held, pinned, [c for c in candidates if not c.pinned and not c.held]
 
 
 def _summaries_after_their_turns(
@@ -388,7 +423,11 @@ def fit(decisions: Sequence[Decision], *, budget: int, counter: TokenCounter) ->
         # BPE is not exactly additive across joined lines: give back the weakest
         weakest = min(
             (i for i, d in enumerate(decided) if d.kept),
-            key=lambda i: (decided[i].candidate.pinned, decided[i].candidate.score),
+            key=lambda i: (
+                decided[i].candidate.held,
+                decided[i].candidate.pinned,
+                decided[i].candidate.score,
+            ),
         )
         decided[weakest] = Decision(
             decided[weakest].candidate, False, "dropped: exact count over budget"

@@ -76,7 +76,8 @@ T = TypeVar("T")
 #: is refused, except the older ones listed in `_MIGRATIONS`, which are migrated on open.
 #: 2: windows and summaries belong to the whole (user, agent, session) triple.
 #: 3: each row says when it was written, and deletions are recorded, so that another
-#: process's in-process index can catch up with what changed.
+#: process's in-process index can catch up with what changed; memories may expire,
+#: and turns may be pinned.
 SCHEMA_VERSION = 3
 _META_TABLE = "tiermem_meta"
 #: ids deleted and when: what other processes' indexes must drop
@@ -86,7 +87,7 @@ _DELETED_SCHEMA = pa.schema(
 )
 _READ_COLUMNS = [
     "id", "kind", "text", "role", "session_id", "user_id", "agent_id", "timestamp",
-    "seq", "importance", "tags", "metadata", "covers", "tokens",
+    "seq", "importance", "tags", "metadata", "covers", "tokens", "expires_at", "pinned",
 ]  # fmt: skip
 
 
@@ -135,6 +136,9 @@ def table_schema(dimensions: int) -> pa.Schema:
             pa.field("tokens", pa.int32(), nullable=False),
             # microseconds since the epoch when the row was acknowledged (0: before schema 3)
             pa.field("written", pa.int64()),
+            # when a record stops being seen (NULL: never)
+            pa.field("expires_at", pa.timestamp("us", tz="UTC")),
+            pa.field("pinned", pa.bool_()),
             pa.field("vector", pa.list_(pa.float32(), dimensions)),
         ]
     )
@@ -155,6 +159,13 @@ class Scope:
     after_seq: int | None = None
     turns_at: tuple[tuple[Owner, int], ...] = ()  # (owner, seq) of turns
     exact: bool = False
+    #: microseconds since the epoch: only records not expired by then
+    alive_at: int | None = None
+    #: microseconds since the epoch: only records expired by then
+    expired_at: int | None = None
+    #: microseconds since the epoch: only records whose timestamp is earlier
+    before: int | None = None
+    pinned: bool | None = None
 
     @classmethod
     def of(cls, owner: Owner, **more: Any) -> Scope:
@@ -191,6 +202,14 @@ class Scope:
             clauses.append(f"kind = 'turn' AND ({either})")
         if self.after_seq is not None:
             clauses.append(f"seq > {int(self.after_seq)}")
+        if self.alive_at is not None:
+            clauses.append(f"(expires_at IS NULL OR expires_at > {_sql_time(self.alive_at)})")
+        if self.expired_at is not None:
+            clauses.append(f"expires_at <= {_sql_time(self.expired_at)}")
+        if self.before is not None:
+            clauses.append(f"timestamp < {_sql_time(self.before)}")
+        if self.pinned is not None:
+            clauses.append("pinned = true" if self.pinned else "pinned IS NOT TRUE")
         clauses += _owner_clauses(self.owner, exact=self.exact)
         if self.kinds:
             kinds = ", ".join(f"'{Kind(k).value}'" for k in self.kinds)
@@ -203,6 +222,17 @@ class Scope:
             ids = ", ".join(f"'{i}'" for i in self.ids if i.isalnum() and i.isascii())
             clauses.append(f"id IN ({ids})" if ids else "false")
         return " AND ".join(clauses) if clauses else None
+
+
+def _sql_time(micros: int) -> str:
+    """A UTC timestamp literal from microseconds (an int: nothing of the caller's is parsed)."""
+    return f"arrow_cast({int(micros)}, 'Timestamp(Microsecond, Some(\"UTC\"))')"
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _owner_clauses(owner: Owner, *, exact: bool) -> list[str]:
@@ -319,10 +349,12 @@ class Optimize:
 
 @dataclass(frozen=True, slots=True)
 class Export:
-    """One page of every record with its vector, for a lossless export."""
+    """One page of every record with its vector, for a lossless export; with
+    ``alive_at``, of the records not expired by then."""
 
     offset: int
     limit: int
+    alive_at: int | None = None
 
 
 Operation = (
@@ -385,6 +417,8 @@ def _to_table(
         "covers": [list(r.covers) for r in records],
         "tokens": [r.tokens for r in records],
         "written": _stamps(written, len(records)),
+        "expires_at": [r.expires_at for r in records],
+        "pinned": [r.pinned for r in records],
     }
     arrays = [pa.array(columns[f.name], type=f.type) for f in schema if f.name != "vector"]
     arrays.append(pa.FixedSizeListArray.from_arrays(flat, dim))
@@ -397,9 +431,11 @@ _KINDS = {kind.value: kind for kind in Kind}
 
 def _records(table: pa.Table) -> list[MemoryRecord]:
     """Rows as records, column by column: pyarrow's own datetimes cost 10 us a row."""
-    c = {name: table.column(name).to_pylist() for name in _READ_COLUMNS if name != "timestamp"}
-    micros = _readable_micros(table.column("timestamp")).to_pylist()
-    return [_record(c, i, micros[i]) for i in range(table.num_rows)]
+    skip = ("timestamp", "expires_at")
+    c = {name: table.column(name).to_pylist() for name in _READ_COLUMNS if name not in skip}
+    c["expires_at"] = _readable_micros(table.column("expires_at")).to_pylist()
+    stamps = _readable_micros(table.column("timestamp")).to_pylist()
+    return [_record(c, i, stamps[i]) for i in range(table.num_rows)]
 
 
 # what Python's datetime can hold, in the column's microseconds since the epoch
@@ -424,7 +460,9 @@ def _record(c: dict[str, list[Any]], i: int, micros: int) -> MemoryRecord:
         timestamp=_EPOCH + timedelta(microseconds=micros), seq=int(c["seq"][i]),
         importance=float(c["importance"][i]), tags=tuple(c["tags"][i] or ()),
         metadata=_metadata(c["metadata"][i]), covers=tuple(c["covers"][i] or ()),
-        tokens=int(c["tokens"][i]),
+        tokens=int(c["tokens"][i]), pinned=bool(c["pinned"][i]),
+        expires_at=None if (e := c["expires_at"][i]) is None
+        else _EPOCH + timedelta(microseconds=e),
     )  # fmt: skip
 
 
@@ -516,9 +554,15 @@ def _drop_mixed_summaries(table: Any) -> None:
 
 #: what brings a store of an older schema version to this one, run once on open
 def _record_writes(db: Any, table: Any) -> None:
-    """Schema 2 -> 3: rows say when they were written (0: before this version)."""
-    if "written" not in table.schema.names:
+    """Schema 2 -> 3: rows say when they were written (0: before this version), when
+    they expire (never, for rows written before) and whether they are pinned (no)."""
+    names = table.schema.names
+    if "written" not in names:
         table.add_columns({"written": "cast(0 as bigint)"})
+    if "expires_at" not in names:
+        table.add_columns(pa.field("expires_at", pa.timestamp("us", tz="UTC")))
+    if "pinned" not in names:
+        table.add_columns(pa.field("pinned", pa.bool_()))  # NULL reads as not pinned
 
 
 _MIGRATIONS: dict[int, Callable[[Any, Any], None]] = {
@@ -937,8 +981,10 @@ class AsyncLanceStore:
                 for column, config in _missing_indexes(existing, rows, vector_index_rows):
                     await t.create_index(column, config=config)
                 return rows
-            case Export(offset, limit):
-                q = t.query().select([*_READ_COLUMNS, "vector"]).offset(offset).limit(limit)
+            case Export(offset, limit, alive_at):
+                q = t.query().select([*_READ_COLUMNS, "vector"])
+                where = Scope(alive_at=alive_at).where()
+                q = (q.where(where) if where else q).offset(offset).limit(limit)
                 return _with_vectors(await q.to_arrow())
         raise TypeError(f"unknown operation {op!r}")
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -53,6 +53,7 @@ from .embeddings import Embedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError, StoreError
 from .health import HealthReport, adiagnose, diagnose
 from .hot.store import HotStore
+from .lifecycle import ConsolidationReport, ForgetReport, consolidate_flow, forget_flow
 from .long_term import (
     AsyncLanceStore,
     Count,
@@ -66,6 +67,7 @@ from .long_term import (
     Scope,
     Search,
     Upsert,
+    micros,
 )
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, MediumTerm, Summarizer
@@ -86,6 +88,7 @@ def _normal(text: str) -> str:
 
 
 _LINE_CACHE = 100_000
+_MESSAGE_KEYS = frozenset({"role", "content", "timestamp", "metadata", "importance", "pinned"})
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
 _WINDOW_STATS = ("short_term_turns", "short_term_tokens", "pending_turns", "summaries")
 Flow = Generator["Operation | Summarize", Any, T]
@@ -257,9 +260,13 @@ class TieredMemory:
         agent_id: str | None,
         timestamp: datetime | float | None,
         metadata: Mapping[str, Any] | None,
+        importance: float = 0.5,
+        pinned: bool = False,
     ) -> MemoryRecord:
         """A validated turn with its token cost, not yet sequenced or stored."""
         role = v.check_role(role)
+        importance = v.check_importance(importance)
+        pinned = v.check_flag("pinned", pinned)
         meta = v.check_metadata(metadata)
         v.check_tool_metadata(role, meta)
         # a turn that only calls tools, or a tool with no output, has nothing to say
@@ -276,7 +283,7 @@ class TieredMemory:
             id=v.new_id(), kind=Kind.TURN, text=content, timestamp=v.check_timestamp(timestamp),
             role=role, session_id=v.require_id("session_id", session_id),
             user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
-            metadata=meta, tokens=tokens,
+            metadata=meta, tokens=tokens, importance=importance, pinned=pinned,
         )  # fmt: skip
 
     def _add_messages(self, drafts: Sequence[MemoryRecord]) -> Flow[list[MemoryRecord]]:
@@ -327,7 +334,7 @@ class TieredMemory:
         for i, message in enumerate(v.check_messages(messages)):
             if not isinstance(message, Mapping):
                 raise InvalidInputError(f"messages[{i}]", "must be a mapping with role and content")
-            unknown = set(message) - {"role", "content", "timestamp", "metadata"}
+            unknown = set(message) - _MESSAGE_KEYS
             if unknown:
                 raise InvalidInputError(f"messages[{i}]", f"has unknown keys {sorted(unknown)}")
             try:
@@ -335,6 +342,7 @@ class TieredMemory:
                     self._draft(
                         message.get("role"), message.get("content"), session_id,  # type: ignore[arg-type]
                         user_id, agent_id, message.get("timestamp"), message.get("metadata"),
+                        message.get("importance", 0.5), message.get("pinned", False),
                     )
                 )  # fmt: skip
             except InvalidInputError as exc:
@@ -421,11 +429,15 @@ class TieredMemory:
         tags: Iterable[str],
         metadata: Mapping[str, Any] | None,
         deduplicate: bool = True,
+        expires_at: datetime | None = None,
+        ttl: timedelta | float | None = None,
     ) -> Flow[MemoryRecord]:
         text = v.check_text("text", text)
         deduplicate = v.check_flag("deduplicate", deduplicate)
+        now = v.now()
+        expiry = v.check_expiry(expires_at, ttl, at=now)
         record = MemoryRecord(
-            id=v.new_id(), kind=Kind.MEMORY, text=text, timestamp=v.now(),
+            id=v.new_id(), kind=Kind.MEMORY, text=text, timestamp=now, expires_at=expiry,
             user_id=v.check_id("user_id", user_id), agent_id=v.check_id("agent_id", agent_id),
             session_id=v.check_id("session_id", session_id),
             importance=v.check_importance(importance), tags=v.check_tags(tags),
@@ -442,7 +454,7 @@ class TieredMemory:
             known = yield from self._known_memories(record.owner)
         same = known.get(_normal(text))
         if same is not None:
-            found: list[MemoryRecord] = yield Fetch(Scope(ids=(same,)), limit=1)
+            found: list[MemoryRecord] = yield Fetch(self._alive(Scope(ids=(same,))), limit=1)
             if found:  # the same fact again: one memory, holding what both said
                 return (yield from self._merge_memory(found[0], record))
         yield Insert([record], self.embedder.embed([text]))
@@ -467,6 +479,10 @@ class TieredMemory:
             importance=max(old.importance, new.importance),
             tags=tuple(dict.fromkeys((*old.tags, *new.tags))),
             metadata={**old.metadata, **new.metadata},
+            # said again: it lives as long as the longer of the two says
+            expires_at=None
+            if None in (old.expires_at, new.expires_at)
+            else max(old.expires_at, new.expires_at),  # type: ignore[type-var]
         )
         if merged != old:
             yield Upsert([merged], self.embedder.embed([merged.text]))
@@ -502,7 +518,7 @@ class TieredMemory:
         found: tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]] = (
             yield Search(
                 query if has_terms(query) else None, vector if np.any(vector) else None,
-                scope, limit,
+                self._alive(scope), limit,
             )
         )  # fmt: skip
         text_hits, vector_hits = found
@@ -576,7 +592,9 @@ class TieredMemory:
             wanted = min(wanted, v.MAX_K)  # a 1M-token budget is no bad `k` of the caller's
             hits, named = yield from self._hybrid(query, wanted, scope)
             hits = yield from self._neighbors(hits, scope, named)
-        candidates = self._candidates(units, summaries, hits)
+        # pinned turns of this session: in the window or evicted from it long ago
+        held: list[MemoryRecord] = yield Fetch(Scope.of(owner, kinds=(Kind.TURN,), pinned=True))
+        candidates = self._candidates(units, summaries, hits, held)
         packing = pack(
             candidates=candidates,
             budget=budget,
@@ -612,6 +630,7 @@ class TieredMemory:
         units: list[list[MemoryRecord]],
         summaries: list[MemoryRecord],
         hits: list[SearchHit],
+        held: Sequence[MemoryRecord] = (),
     ) -> list[Candidate]:
         by_id = {h.record.id: h for h in hits}
         candidates: list[Candidate] = []
@@ -625,16 +644,21 @@ class TieredMemory:
                     key=unit[0].id, tier=Tier.SHORT_TERM, records=tuple(unit),
                     tokens=sum(r.tokens for r in unit),
                     score=hit.score if hit else 0.0, parts=hit.parts if hit else None,
-                    pinned=True,
+                    pinned=True, held=any(r.pinned for r in unit),
                 )
             )  # fmt: skip
         summary_ids = {s.id for s in summaries}
         for summary in summaries:
             hit = by_id.get(summary.id)
             candidates.append(self._memory_candidate(summary, Tier.MEDIUM_TERM, hit))
+        for record in held:
+            if record.id not in in_window:
+                candidate = self._memory_candidate(record, Tier.LONG_TERM, by_id.get(record.id))
+                candidates.append(dataclasses.replace(candidate, held=True))
+        taken = in_window | summary_ids | {r.id for r in held}
         for hit in hits:
             record = hit.record
-            if record.id in in_window or record.id in summary_ids:
+            if record.id in taken:
                 continue
             candidates.append(self._memory_candidate(record, Tier.LONG_TERM, hit))
         return candidates
@@ -664,7 +688,7 @@ class TieredMemory:
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)
-        found: list[MemoryRecord] = yield Fetch(Scope(ids=(memory_id,)), limit=1)
+        found: list[MemoryRecord] = yield Fetch(self._alive(Scope(ids=(memory_id,))), limit=1)
         if not found:
             raise NotFoundError(f"memory_id: no record with id {memory_id!r}")
         return found[0]
@@ -720,7 +744,7 @@ class TieredMemory:
                 ]
 
     def _records(self, scope: Scope) -> Flow[list[MemoryRecord]]:
-        found: list[MemoryRecord] = yield Fetch(scope)
+        found: list[MemoryRecord] = yield Fetch(self._alive(scope))
         return sorted(found, key=lambda r: (r.session_id or "", r.seq, r.timestamp, r.id))
 
     def _forget_scope(self, scope: Scope) -> Flow[int]:
@@ -736,10 +760,61 @@ class TieredMemory:
             self._facts.clear()
         return count
 
+    @staticmethod
+    def _alive(scope: Scope) -> Scope:
+        """``scope`` without what has expired, by the clock read now."""
+        return dataclasses.replace(scope, alive_at=micros(v.now()))
+
+    def _rule(
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        session_id: str | None,
+        before: datetime | None,
+        tags: Iterable[str] | None,
+        kinds: Iterable[Kind | str] | None,
+        exact: bool,
+    ) -> Scope:
+        """The scope a lifecycle call works on: at least one owner id, and its rules."""
+        scope = self._listing(user_id, agent_id, session_id, kinds, tags, exact)
+        if scope.user_id is None and scope.agent_id is None and scope.session_id is None:
+            raise InvalidInputError("scope", "name at least one of user_id, agent_id, session_id")
+        if before is not None:
+            scope = dataclasses.replace(scope, before=micros(v.check_moment("before", before)))
+        return scope
+
+    def _forget_where(self, scope: Scope, dry_run: bool) -> Flow[ForgetReport]:
+        report = yield from forget_flow(scope, dry_run=v.check_flag("dry_run", dry_run))
+        if not dry_run and report.ids:
+            self._dropped(scope)
+        return report
+
+    def _dropped(self, scope: Scope) -> None:
+        """Records of ``scope`` changed under the in-memory tiers: rebuild them when used."""
+        with self._lock:
+            for owner in [o for o in self._sessions if scope.holds(o)]:
+                del self._sessions[owner]
+            for owner in [o for o in self._facts if scope.holds(o)]:
+                del self._facts[owner]
+
+    def _consolidate(
+        self, scope: Scope, text_threshold: float, vector_threshold: float, dry_run: bool
+    ) -> Flow[ConsolidationReport]:
+        report = yield from consolidate_flow(
+            self._alive(scope), self.embedder.embed,
+            text=v.check_fraction("text_threshold", text_threshold),
+            vector=v.check_fraction("vector_threshold", vector_threshold),
+            dry_run=v.check_flag("dry_run", dry_run),
+        )  # fmt: skip
+        if not dry_run and report.merges:
+            self._dropped(scope)
+        return report
+
     def _stats(self, scope: Scope) -> Flow[dict[str, Any]]:
         counts: dict[str, int] = {}
         for kind in Kind:
-            counts[_PLURAL[kind]] = yield Count(dataclasses.replace(scope, kinds=(kind,)))
+            of_kind = dataclasses.replace(scope, kinds=(kind,))
+            counts[_PLURAL[kind]] = yield Count(self._alive(of_kind))
         sessions: dict[str, dict[str, int]] = {}
         with self._lock:
             for owner, s in self._sessions.items():
@@ -763,9 +838,9 @@ class TieredMemory:
         return stats
 
     def _export_page(
-        self, offset: int, limit: int
+        self, offset: int, limit: int, alive_at: int
     ) -> Flow[list[tuple[MemoryRecord, NDArray[np.float32]]]]:
-        page: list[tuple[MemoryRecord, NDArray[np.float32]]] = yield Export(offset, limit)
+        page: list[tuple[MemoryRecord, NDArray[np.float32]]] = yield Export(offset, limit, alive_at)
         return page
 
     def _import(
@@ -810,6 +885,9 @@ class TieredMemory:
 
     def _optimize(self) -> Flow[int]:
         started = time.perf_counter()
+        expired = Scope(expired_at=micros(v.now()))
+        if (yield Count(expired)):
+            yield Delete(expired)
         long_term = self.config.long_term
         rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
@@ -827,13 +905,18 @@ class TieredMemory:
         agent_id: str | None = None,
         timestamp: datetime | float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        importance: float = 0.5,
+        pinned: bool = False,
     ) -> MemoryRecord:
         """Store a chat turn verbatim and push it into the session's short-term tier.
 
         A tool turn needs ``metadata["tool_call_id"]``; an assistant turn that calls
         tools lists them in ``metadata["tool_calls"]`` (each with an ``id``).
+        ``importance`` weighs the turn when it is found by search; a ``pinned`` turn
+        goes into every context of its session while the budget allows.
         """
-        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata,
+                            importance, pinned)  # fmt: skip
         return self._drive(self._add_messages([draft]))[0]
 
     def add_messages(
@@ -847,7 +930,8 @@ class TieredMemory:
         """Store many turns of one session in one write (bulk ingest).
 
         Each message is a mapping with ``role``, ``content`` and optionally
-        ``timestamp`` and ``metadata``. All are validated before anything is written.
+        ``timestamp``, ``metadata``, ``importance`` and ``pinned``. All are validated
+        before anything is written.
         """
         drafts = self._drafts(messages, session_id, user_id, agent_id)
         return self._drive(self._add_messages(drafts))
@@ -863,18 +947,23 @@ class TieredMemory:
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
         deduplicate: bool = True,
+        expires_at: datetime | None = None,
+        ttl: timedelta | float | None = None,
     ) -> MemoryRecord:
         """Store an explicit long-term memory (a fact, a preference) in a scope.
 
         The same text again in the same scope (ignoring case and spacing) is the same
         memory: it is returned with the higher importance and both sets of tags, not
         stored twice. ``deduplicate=False`` keeps each call's record (a keyed store).
+        A memory with ``expires_at`` (or ``ttl``, a timedelta or seconds from now) is
+        no longer seen from then on, and `optimize` deletes it.
         """
         return self._drive(
             self._remember(
-                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate
+                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate,
+                expires_at, ttl,
             )
-        )
+        )  # fmt: skip
 
     def search(
         self,
@@ -966,6 +1055,49 @@ class TieredMemory:
         scope = self._scope(user_id, agent_id, session_id, exact=exact)
         return self._drive(self._forget_scope(scope))
 
+    def forget_where(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        before: datetime | None = None,
+        tags: Iterable[str] | None = None,
+        kinds: Iterable[Kind | str] | None = None,
+        exact: bool = False,
+        dry_run: bool = False,
+    ) -> ForgetReport:
+        """Delete the records of a scope (at least one id named) that match every rule
+        given: older than ``before``, holding any of ``tags``, of one of ``kinds``.
+
+        The summaries covering a forgotten turn go too (they hold its text). With
+        ``dry_run`` nothing changes and the report says what would go.
+        """
+        scope = self._rule(user_id, agent_id, session_id, before, tags, kinds, exact)
+        return self._drive(self._forget_where(scope, dry_run))
+
+    def consolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        exact: bool = False,
+        text_threshold: float = 0.6,
+        vector_threshold: float = 0.85,
+        dry_run: bool = False,
+    ) -> ConsolidationReport:
+        """Merge the explicit memories of a scope that say the same thing (no LLM).
+
+        Two memories of one owner are the same when equal ignoring case, spacing and
+        punctuation, or when their words overlap by ``text_threshold`` (Jaccard) and
+        their vectors by ``vector_threshold`` (cosine); never when one negates what the
+        other says. One is kept, with the highest importance, every tag and
+        ``metadata["merged_from"]`` listing the ids merged into it; the rest are deleted.
+        """
+        scope = self._rule(user_id, agent_id, session_id, None, None, None, exact)
+        return self._drive(self._consolidate(scope, text_threshold, vector_threshold, dry_run))
+
     def stats(
         self,
         *,
@@ -989,8 +1121,9 @@ class TieredMemory:
 
     def _pages(self, batch_size: int) -> Iterator[tuple[MemoryRecord, NDArray[np.float32]]]:
         offset = 0
+        alive_at = micros(v.now())  # one clock for every page: expiries cannot shift them
         while True:
-            page = self._drive(self._export_page(offset, batch_size))
+            page = self._drive(self._export_page(offset, batch_size, alive_at))
             yield from page
             if len(page) < batch_size:
                 return
@@ -1033,9 +1166,12 @@ class TieredMemory:
         agent_id: str | None = None,
         timestamp: datetime | float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        importance: float = 0.5,
+        pinned: bool = False,
     ) -> MemoryRecord:
         """Async `add_message`."""
-        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata)
+        draft = self._draft(role, content, session_id, user_id, agent_id, timestamp, metadata,
+                            importance, pinned)  # fmt: skip
         return (await self._adrive(self._add_messages([draft])))[0]
 
     async def aadd_messages(
@@ -1061,13 +1197,16 @@ class TieredMemory:
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
         deduplicate: bool = True,
+        expires_at: datetime | None = None,
+        ttl: timedelta | float | None = None,
     ) -> MemoryRecord:
         """Async `remember`."""
         return await self._adrive(
             self._remember(
-                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate
+                text, user_id, agent_id, session_id, importance, tags, metadata, deduplicate,
+                expires_at, ttl,
             )
-        )
+        )  # fmt: skip
 
     async def asearch(
         self,
@@ -1145,6 +1284,39 @@ class TieredMemory:
         scope = self._scope(user_id, agent_id, session_id, exact=exact)
         return await self._adrive(self._forget_scope(scope))
 
+    async def aforget_where(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        before: datetime | None = None,
+        tags: Iterable[str] | None = None,
+        kinds: Iterable[Kind | str] | None = None,
+        exact: bool = False,
+        dry_run: bool = False,
+    ) -> ForgetReport:
+        """Async `forget_where`."""
+        scope = self._rule(user_id, agent_id, session_id, before, tags, kinds, exact)
+        return await self._adrive(self._forget_where(scope, dry_run))
+
+    async def aconsolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        exact: bool = False,
+        text_threshold: float = 0.6,
+        vector_threshold: float = 0.85,
+        dry_run: bool = False,
+    ) -> ConsolidationReport:
+        """Async `consolidate`."""
+        scope = self._rule(user_id, agent_id, session_id, None, None, None, exact)
+        return await self._adrive(
+            self._consolidate(scope, text_threshold, vector_threshold, dry_run)
+        )
+
     async def astats(
         self,
         *,
@@ -1169,8 +1341,9 @@ class TieredMemory:
         self, batch_size: int
     ) -> AsyncIterator[tuple[MemoryRecord, NDArray[np.float32]]]:
         offset = 0
+        alive_at = micros(v.now())  # one clock for every page: expiries cannot shift them
         while True:
-            page = await self._adrive(self._export_page(offset, batch_size))
+            page = await self._adrive(self._export_page(offset, batch_size, alive_at))
             for item in page:
                 yield item
             if len(page) < batch_size:

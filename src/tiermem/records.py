@@ -11,7 +11,7 @@ import reprlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +78,14 @@ class MemoryRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     covers: tuple[str, ...] = ()
     tokens: int = 0
+    #: when the record stops being seen (None: never); `optimize` purges it after
+    expires_at: datetime | None = None
+    #: a turn its session's every context keeps while the budget allows
+    pinned: bool = False
+
+    def expired(self, at: datetime) -> bool:
+        """Whether the record has expired by ``at``."""
+        return self.expires_at is not None and self.expires_at <= at
 
     @property
     def owner(self) -> Owner:
@@ -210,9 +218,14 @@ def _real(argument: str, value: object) -> float:
 
 
 def check_importance(value: object) -> float:
-    number = _real("importance", value)
+    return check_fraction("importance", value)
+
+
+def check_fraction(argument: str, value: object) -> float:
+    """A number within [0, 1]: an importance, a similarity threshold."""
+    number = _real(argument, value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
-        raise InvalidInputError("importance", f"must be within [0, 1], got {_shown(value)}")
+        raise InvalidInputError(argument, f"must be within [0, 1], got {_shown(value)}")
     return number
 
 
@@ -324,6 +337,33 @@ def check_timestamp(value: object) -> datetime:
 _CALENDAR = "must lie within years 1 to 9999 in UTC, got {}"
 
 
+def check_moment(argument: str, value: object) -> datetime:
+    """A datetime (naive means UTC), in UTC, within years 1 to 9999: a deadline or a cutoff."""
+    if not isinstance(value, datetime):
+        raise InvalidInputError(argument, f"must be a datetime, got {type(value).__name__}")
+    try:
+        return check_timestamp(value)
+    except InvalidInputError as exc:
+        raise InvalidInputError(argument, exc.rule) from None
+
+
+def check_expiry(expires_at: object, ttl: object, *, at: datetime) -> datetime | None:
+    """When a memory expires: ``expires_at``, or ``ttl`` (a timedelta or seconds) after ``at``."""
+    if expires_at is not None and ttl is not None:
+        raise InvalidInputError("ttl", "give expires_at or ttl, not both")
+    if expires_at is not None:
+        return check_moment("expires_at", expires_at)
+    if ttl is None:
+        return None
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else _real("ttl", ttl)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidInputError("ttl", f"must be a positive duration, got {_shown(ttl)}")
+    try:
+        return at + timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidInputError("ttl", _CALENDAR.format(_shown(ttl))) from None
+
+
 #: The most hits one search returns.
 MAX_K = 10_000
 
@@ -426,6 +466,9 @@ def _checked_record(record: MemoryRecord) -> MemoryRecord:
         metadata=check_metadata(record.metadata),
         covers=tuple(require_id("covers", c) for c in _strings("covers", record.covers)),
         tokens=_bounded("tokens", record.tokens, 0, _INT32),
+        expires_at=None if record.expires_at is None else check_moment("expires_at",
+                                                                       record.expires_at),
+        pinned=check_flag("pinned", record.pinned),
     )  # fmt: skip
 
 

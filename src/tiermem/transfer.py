@@ -80,6 +80,8 @@ def dump_record(record: MemoryRecord, vector: NDArray[np.float32]) -> str:
         "metadata": dict(record.metadata),
         "covers": list(record.covers),
         "tokens": record.tokens,
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
+        "pinned": record.pinned,
     }
     body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     # str() of a float32 is its shortest round-tripping decimal, half the size of float64's
@@ -159,6 +161,9 @@ def _record(data: Any, number: int, dimensions: int) -> tuple[MemoryRecord, NDAr
             importance=float(data["importance"]), tags=_strs(data["tags"]),
             metadata=_mapping(data["metadata"]), covers=_strs(data["covers"]),
             tokens=_int(data["tokens"]),
+            # optional: exports written before records could expire or be pinned lack them
+            expires_at=None if (e := data.get("expires_at")) is None else _timestamp(e),
+            pinned=_flag(data.get("pinned", False)),
         )  # fmt: skip
         vector = np.asarray(data["vector"], dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -176,6 +181,12 @@ def _str(value: Any) -> str:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else _str(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _int(value: Any) -> int:

@@ -24,6 +24,8 @@ NONE_CODE = 0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KIND_CODES = {kind: code for code, kind in enumerate(Kind)}
 _FIRST_CAPACITY = 1024
+#: the expiry of a record that never expires
+_NEVER = np.iinfo(np.int64).max
 
 Rows = NDArray[np.int64]
 Mask = NDArray[np.bool_]
@@ -105,6 +107,8 @@ class Columns:
         self._kind = np.zeros(0, np.int8)
         self._importance = np.zeros(0, np.float32)
         self._tokens = np.zeros(0, np.int32)
+        self._expires = np.zeros(0, np.int64)
+        self._pinned = np.zeros(0, np.bool_)
         self._live = np.zeros(0, np.bool_)
         self._row_of_id: dict[str, int] = {}
         # (user, agent, session, seq) codes of a turn -> its row: the neighbour lookup
@@ -124,7 +128,7 @@ class Columns:
             raise ValueError(f"tokens: must hold one price per record ({len(records)})")
         start, end = self._size, self._size + len(records)
         for name in ("_user", "_agent", "_session", "_seq", "_micros", "_kind",
-                     "_importance", "_tokens", "_live"):  # fmt: skip
+                     "_importance", "_tokens", "_expires", "_pinned", "_live"):  # fmt: skip
             setattr(self, name, _grown(getattr(self, name), end))
         for offset, (record, price) in enumerate(zip(records, tokens, strict=True)):
             row = start + offset
@@ -142,6 +146,9 @@ class Columns:
             self._kind[row] = _KIND_CODES[record.kind]
             self._importance[row] = record.importance
             self._tokens[row] = price
+            expires = record.expires_at
+            self._expires[row] = _NEVER if expires is None else _micros(expires)
+            self._pinned[row] = record.pinned
             self._live[row] = True
             self._row_of_id[record.id] = row
             if record.kind is Kind.TURN:
@@ -208,6 +215,23 @@ class Columns:
         """Rows of any of ``kinds``, over every row position."""
         codes = [_KIND_CODES[k] for k in kinds]
         return np.isin(self._kind[: self._size], codes)
+
+    def alive_at(self, micros: int) -> Mask:
+        """Rows not expired by ``micros`` (since the epoch), over every row position."""
+        return self._expires[: self._size] > micros
+
+    def expired_at(self, micros: int) -> Mask:
+        """Rows expired by ``micros`` (since the epoch), over every row position."""
+        return self._expires[: self._size] <= micros
+
+    def before(self, micros: int) -> Mask:
+        """Rows whose timestamp is earlier than ``micros``, over every row position."""
+        return self._micros[: self._size] < micros
+
+    def pinned(self, value: bool) -> Mask:
+        """Rows pinned (or not, with False), over every row position."""
+        pinned: Mask = self._pinned[: self._size]
+        return pinned if value else ~pinned
 
     def seq_above(self, seq: int) -> Mask:
         """Rows whose seq is greater than ``seq``, over every row position."""

@@ -407,7 +407,7 @@ class HotStore:
         self, query: str | None, vector: NDArray[np.float32] | None, scope: Scope, limit: int
     ) -> tuple[Pairs, Pairs]:
         extra = None
-        if scope.kinds or scope.tags or scope.ids or scope.after_seq is not None:
+        if scope != _filtered_only(scope):
             extra = np.zeros(len(self.index.columns), np.bool_)
             extra[self._rows(scope)] = True
         found = self.index.search(query, vector, _filter(scope), limit, extra=extra)
@@ -449,6 +449,14 @@ class HotStore:
             mask &= columns.kinds_mask(scope.kinds)
         if scope.after_seq is not None:
             mask &= columns.seq_above(scope.after_seq)
+        if scope.alive_at is not None:
+            mask &= columns.alive_at(scope.alive_at)
+        if scope.expired_at is not None:
+            mask &= columns.expired_at(scope.expired_at)
+        if scope.before is not None:
+            mask &= columns.before(scope.before)
+        if scope.pinned is not None:
+            mask &= columns.pinned(scope.pinned)
         if scope.ids or scope.turns_at:
             wanted = np.zeros_like(mask)
             for record_id in scope.ids:
@@ -483,6 +491,11 @@ class HotStore:
         self._commits.close()
         if self._log is not None:
             self._log.close(clean=self._commits.backlog == 0)
+
+
+def _filtered_only(scope: Scope) -> Scope:
+    """``scope`` with only the owner ids: what the index's search filters by itself."""
+    return Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact)
 
 
 def _filter(scope: Scope) -> ScopeFilter:

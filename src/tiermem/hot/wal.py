@@ -70,6 +70,8 @@ def _record_json(record: MemoryRecord) -> dict[str, Any]:
         "agent_id": record.agent_id, "seq": record.seq, "importance": record.importance,
         "tags": list(record.tags), "metadata": dict(record.metadata),
         "covers": list(record.covers), "tokens": record.tokens,
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
+        "pinned": record.pinned,
     }  # fmt: skip
 
 
@@ -80,6 +82,9 @@ def _record(data: dict[str, Any]) -> MemoryRecord:
         session_id=data["session_id"], user_id=data["user_id"], agent_id=data["agent_id"],
         seq=data["seq"], importance=data["importance"], tags=tuple(data["tags"]),
         metadata=data["metadata"], covers=tuple(data["covers"]), tokens=data["tokens"],
+        # absent from entries logged before records could expire or be pinned
+        expires_at=None if (e := data.get("expires_at")) is None else datetime.fromisoformat(e),
+        pinned=bool(data.get("pinned", False)),
     )  # fmt: skip
 
 
