@@ -122,8 +122,14 @@ _NEGATIONS = frozenset(
 )  # fmt: skip
 
 
+_CONTRACTIONS = (("can't", "can not"), ("won't", "will not"), ("n't", " not"))
+
+
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+    folded = text.casefold().replace("\u2019", "'")
+    for short, full in _CONTRACTIONS:  # "doesn't" says what "does not" says
+        folded = folded.replace(short, full)
+    return _WORD.findall(folded)
 
 
 def normal_text(text: str) -> str:
@@ -132,7 +138,7 @@ def normal_text(text: str) -> str:
 
 
 def _negations(words: Iterable[str]) -> int:
-    return sum(1 for w in words if w.endswith("n't") or w.replace("'", "") in _NEGATIONS)
+    return sum(1 for w in words if w.replace("'", "") in _NEGATIONS)
 
 
 @dataclass(slots=True)
