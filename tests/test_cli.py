@@ -18,7 +18,8 @@ from tiermem.cli import app, load_sample
 runner = CliRunner()
 # rich sizes tables to the terminal; pin a narrow one so layout tests are deterministic
 ENV = {"COLUMNS": "80", "NO_COLOR": "1"}
-COMMANDS = ["demo", "ingest", "search", "context", "stats", "optimize", "export", "import"]
+COMMANDS = ["demo", "ingest", "search", "context", "stats", "optimize", "export", "import",
+            "remember", "forget", "list"]  # fmt: skip
 LOCOMO = [
     {
         "sample_id": "conv-1",
@@ -438,3 +439,84 @@ def test_a_locomo_ingest_twice_stores_each_turn_once(tmp_path: Path) -> None:
     for _ in range(2):
         as_json("ingest", str(path), "--store", str(tmp_path / "s"))
     assert as_json("stats", "--store", str(tmp_path / "s"))["turns"] == 3
+
+
+# --- lifecycle: remember, forget, list ---------------------------------------------------
+
+
+def test_remember_list_and_forget_a_scope(tmp_path: Path) -> None:
+    folder = str(tmp_path / "life")
+    fact = as_json("remember", "Prefers tea", "--store", folder, "--user", "ana", "--tag", "pref",
+                   "--importance", "0.8")  # fmt: skip
+    assert (fact["user_id"], fact["tags"], fact["expires_at"]) == ("ana", ["pref"], None)
+    soon = as_json(
+        "remember", "Door code 1234", "--store", folder, "--user", "ana", "--ttl", "3600"
+    )
+    assert soon["expires_at"] is not None
+    ok("remember", "Prefers coffee", "--store", folder, "--user", "ben", "--tag", "pref")
+    ok("remember", "Was born in 1990", "--store", folder, "--user", "ana",
+       "--expires-at", "2001-01-01")  # already expired: never listed  # fmt: skip
+    listed = as_json("list", "--store", folder, "--user", "ana")
+    assert listed["total"] == 2
+    assert {r["text"] for r in listed["records"]} == {"Prefers tea", "Door code 1234"}
+
+    dry = as_json("forget", "--store", folder, "--user", "ana", "--tag", "pref", "--dry-run")
+    assert (dry["dry_run"], dry["total"], dry["ids"]) == (True, 1, [fact["id"]])
+    assert as_json("list", "--store", folder, "--user", "ana")["total"] == 2
+    line = ok("forget", "--store", folder, "--user", "ana", "--tag", "pref").stdout
+    assert "forgot 1 records" in line
+    left = {r["text"] for r in as_json("list", "--store", folder)["records"]}
+    assert left == {"Prefers coffee", "Door code 1234"}
+
+
+def test_list_pages_through_a_scope(tmp_path: Path) -> None:
+    folder = str(tmp_path / "pages")
+    for i in range(5):
+        ok("remember", f"fact number {i}", "--store", folder, "--user", "ana")
+    seen: list[str] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = as_json("list", "--store", folder, "--user", "ana", "--limit", "2",
+                       "--offset", str(offset))  # fmt: skip
+        assert len(page["records"]) <= 2
+        seen += [r["id"] for r in page["records"]]
+        offset = page["next_offset"]
+    assert len(seen) == len(set(seen)) == 5
+    table = ok("list", "--store", folder, "--user", "ana", "--limit", "2").stdout
+    assert "1-2 of 5" in table
+    assert "--offset 2" in table
+    assert run("list", "--store", folder, "--limit", "0").exit_code != 0
+
+
+@pytest.mark.parametrize("hostile", ["a'b", "%", "' OR 1=1 --", "ana"])
+def test_forget_from_the_command_line_stays_in_its_scope(tmp_path: Path, hostile: str) -> None:
+    folder = str(tmp_path / "scoped")
+    ok("remember", "victim fact", "--store", folder, "--user", "victim", "--session", hostile)
+    ok("remember", "own fact", "--store", folder, "--user", hostile)
+    report = as_json("forget", "--store", folder, "--user", hostile)
+    assert report["total"] == 1
+    assert [r["text"] for r in as_json("list", "--store", folder)["records"]] == ["victim fact"]
+    assert as_json("list", "--store", folder, "--user", hostile)["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forget"], "name at least one of"),
+        (["forget", "--user", "a", "--before", "yesterday"], "--before"),
+        (["forget", "--user", "a", "--kind", "turns"], "kinds"),
+        (["remember", "x", "--ttl", "-5"], "ttl"),
+        (["remember", "x", "--ttl", "5", "--expires-at", "2030-01-01"], "ttl"),
+        (["remember", "x", "--expires-at", "soon"], "--expires-at"),
+    ],
+)
+def test_lifecycle_mistakes_exit_1_with_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    folder = str(tmp_path / "bad")
+    ok("remember", "kept", "--store", folder, "--user", "a")
+    result = run(*args, "--store", folder)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert as_json("list", "--store", folder)["total"] == 1
