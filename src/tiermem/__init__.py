@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         TokenizerError,
     )
     from .health import HealthReport
+    from .lifecycle import ConsolidationReport, ForgetReport, Merge
     from .medium_term import ExtractiveSummarizer, Summarizer
     from .memory import TieredMemory
     from .metrics import MetricsCallback
@@ -53,11 +54,13 @@ __version__ = "0.1.0"
 __all__ = [
     "CallbackHandler",
     "ConfigError",
+    "ConsolidationReport",
     "Context",
     "ContextConfig",
     "Decision",
     "Embedder",
     "ExtractiveSummarizer",
+    "ForgetReport",
     "HashingEmbedder",
     "HealthConfig",
     "HealthReport",
@@ -68,6 +71,7 @@ __all__ = [
     "MediumTermConfig",
     "MemoryConfig",
     "MemoryRecord",
+    "Merge",
     "MessageTooLargeError",
     "MetricsCallback",
     "NotFoundError",
@@ -100,6 +104,9 @@ _MODULES = {
     "HashingEmbedder": "embeddings",
     "HealthConfig": "config",
     "HealthReport": "health",
+    "ConsolidationReport": "lifecycle",
+    "ForgetReport": "lifecycle",
+    "Merge": "lifecycle",
     "InvalidInputError": "errors",
     "Kind": "records",
     "HotConfig": "config",
