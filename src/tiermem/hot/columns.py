@@ -109,6 +109,8 @@ class Columns:
         self._tokens = np.zeros(0, np.int32)
         self._expires = np.zeros(0, np.int64)
         self._pinned = np.zeros(0, np.bool_)
+        #: whether any row was ever given an expiry: until then no read filters by it
+        self.may_expire = False
         self._live = np.zeros(0, np.bool_)
         self._row_of_id: dict[str, int] = {}
         # (user, agent, session, seq) codes of a turn -> its row: the neighbour lookup
@@ -148,6 +150,7 @@ class Columns:
             self._tokens[row] = price
             expires = record.expires_at
             self._expires[row] = _NEVER if expires is None else _micros(expires)
+            self.may_expire = self.may_expire or expires is not None
             self._pinned[row] = record.pinned
             self._live[row] = True
             self._row_of_id[record.id] = row

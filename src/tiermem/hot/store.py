@@ -407,7 +407,7 @@ class HotStore:
         self, query: str | None, vector: NDArray[np.float32] | None, scope: Scope, limit: int
     ) -> tuple[Pairs, Pairs]:
         extra = None
-        if scope != _filtered_only(scope):
+        if scope != _filtered_only(scope, self.index.columns.may_expire):
             extra = np.zeros(len(self.index.columns), np.bool_)
             extra[self._rows(scope)] = True
         found = self.index.search(query, vector, _filter(scope), limit, extra=extra)
@@ -449,7 +449,7 @@ class HotStore:
             mask &= columns.kinds_mask(scope.kinds)
         if scope.after_seq is not None:
             mask &= columns.seq_above(scope.after_seq)
-        if scope.alive_at is not None:
+        if scope.alive_at is not None and columns.may_expire:
             mask &= columns.alive_at(scope.alive_at)
         if scope.expired_at is not None:
             mask &= columns.expired_at(scope.expired_at)
@@ -493,9 +493,12 @@ class HotStore:
             self._log.close(clean=self._commits.backlog == 0)
 
 
-def _filtered_only(scope: Scope) -> Scope:
-    """``scope`` with only the owner ids: what the index's search filters by itself."""
-    return Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact)
+def _filtered_only(scope: Scope, may_expire: bool) -> Scope:
+    """``scope`` with only the owner ids (and its expiry clock, when nothing expires):
+    what the index's search filters by itself."""
+    alive_at = None if may_expire else scope.alive_at
+    return Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
+                 alive_at=alive_at)  # fmt: skip
 
 
 def _filter(scope: Scope) -> ScopeFilter:
