@@ -218,3 +218,27 @@ def test_a_summary_of_another_session_covers_nothing_here() -> None:
                    base_cost=0)  # fmt: skip
     assert [d.reason for d in packing.decisions] == ["rank 1 by score 0.900",
                                                     "rank 2 by score 0.800"]  # fmt: skip
+
+
+def test_turns_pinned_by_their_user_go_right_after_the_newest() -> None:
+    recent = [cand(i, 20, 0.0, pinned=True, tier=Tier.SHORT_TERM) for i in (9, 8)]
+    held = dataclasses.replace(cand(3, 30, 0.0), held=True)  # evicted long ago, score 0
+    too_big = dataclasses.replace(cand(2, 500, 0.0), held=True)
+    packing = pack(
+        candidates=[*recent, cand(1, 30, 0.9), held, too_big],
+        budget=100,
+        pinned_budget=40,
+        section_costs={},
+        base_cost=0,
+    )
+    order = [(d.candidate.key, d.reason) for d in packing.decisions]
+    assert order[:3] == [("9", "newest turn"), ("3", "pinned by user"), ("8", "recent turn")]
+    assert [c.key for c in packing.kept] == ["9", "3", "8", "1"]  # recent share kept too
+    left = {d.candidate.key: d.reason for d in packing.decisions if not d.kept}
+    assert left["2"].startswith("over budget")
+
+
+def test_a_newest_turn_its_user_pinned_says_both() -> None:
+    newest = dataclasses.replace(cand(9, 20, 0.0, pinned=True, tier=Tier.SHORT_TERM), held=True)
+    packing = pack(candidates=[newest], budget=100, pinned_budget=0, section_costs={})
+    assert packing.decisions[0].reason == "newest turn, pinned by user"

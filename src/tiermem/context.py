@@ -134,7 +134,8 @@ def pack(
     Pinned candidates (the newest turns, newest first) go first while they fit in
     ``pinned_budget``; the newest one goes in whenever it fits the whole budget.
     Right after the newest, every ``held`` candidate (a turn pinned by its user) goes
-    in that fits the whole budget, ahead of the other recent turns. Pinning stops
+    in that fits the whole budget, ahead of the other recent turns (whose share it
+    does not take). Pinning stops
     at the first that does not fit, so recent turns stay contiguous;
     the rest compete with everything else by score. The first candidate of a
     section also pays that section's cost (a message header), and the first of
@@ -174,15 +175,18 @@ def pack(
         decisions.append(Decision(candidate, True, reason))
 
     held, pinned, pool = _split(candidates)
+    held_tokens = 0  # what the user's pins took: the recent turns keep their own share
     for position, candidate in enumerate(pinned):
-        limit = budget if position == 0 else min(pinned_budget, budget)
+        limit = budget if position == 0 else min(pinned_budget + held_tokens, budget)
         if used + cost(candidate) > limit:
             pool.extend(pinned[position:])
             break
         recent = "newest turn" if position == 0 else "recent turn"
         keep(candidate, f"{recent}, pinned by user" if candidate.held else recent)
         if position == 0:
+            before = used
             pool += _hold(held, lambda c: used + cost(c) <= budget, keep)
+            held_tokens = used - before
     # no newest turn kept: the turns pinned by their user still go first
     pool += _hold(held, lambda c: used + cost(c) <= budget, keep)
     pool.sort(key=lambda c: (-c.score / max(c.tokens, 1) ** token_exponent, -_newest(c), c.key))
