@@ -122,3 +122,27 @@ def test_columns_grow_past_their_first_capacity_and_keep_values() -> None:
 def test_a_price_per_record_is_required() -> None:
     with pytest.raises(ValueError, match="tokens"):
         Columns().append(turns(2), [1])
+
+
+def test_expiry_time_and_pin_masks() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tiermem.long_term import micros
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    records = [
+        dataclasses.replace(r, timestamp=start + timedelta(days=i)) for i, r in enumerate(turns(3))
+    ]
+    records[0] = dataclasses.replace(records[0], expires_at=start + timedelta(days=10))
+    records[1] = dataclasses.replace(records[1], pinned=True)
+    columns = Columns()
+    columns.append(records, [1, 1, 1])
+    assert (columns.may_expire, columns.may_pin) == (True, True)
+    at = micros(start + timedelta(days=10))
+    assert columns.alive_at(at - 1).tolist() == [True, True, True]
+    assert columns.alive_at(at).tolist() == [False, True, True]  # expired at its very time
+    assert columns.expired_at(at).tolist() == [True, False, False]
+    assert columns.before(micros(start + timedelta(days=1))).tolist() == [True, False, False]
+    assert columns.pinned(True).tolist() == [False, True, False]
+    assert columns.pinned(False).tolist() == [True, False, True]
+    assert (Columns().may_expire, Columns().may_pin) == (False, False)

@@ -111,6 +111,8 @@ class Columns:
         self._pinned = np.zeros(0, np.bool_)
         #: whether any row was ever given an expiry: until then no read filters by it
         self.may_expire = False
+        #: whether any row was ever pinned: until then a context's look for pins is free
+        self.may_pin = False
         self._live = np.zeros(0, np.bool_)
         self._row_of_id: dict[str, int] = {}
         # (user, agent, session, seq) codes of a turn -> its row: the neighbour lookup
@@ -152,6 +154,7 @@ class Columns:
             self._expires[row] = _NEVER if expires is None else _micros(expires)
             self.may_expire = self.may_expire or expires is not None
             self._pinned[row] = record.pinned
+            self.may_pin = self.may_pin or record.pinned
             self._live[row] = True
             self._row_of_id[record.id] = row
             if record.kind is Kind.TURN:

@@ -444,6 +444,8 @@ class HotStore:
     def _rows(self, scope: Scope) -> NDArray[np.int64]:
         """The live rows ``scope`` selects, in row order (the order they were written)."""
         columns = self.index.columns
+        if scope.pinned and not columns.may_pin:
+            return np.zeros(0, np.int64)
         mask = columns.scope_mask(_filter(scope))
         if scope.kinds:
             mask &= columns.kinds_mask(scope.kinds)
