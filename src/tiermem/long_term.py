@@ -971,6 +971,8 @@ class AsyncLanceStore:
                 if where is None:
                     raise ValueError("refusing to delete without a filter")
                 gone = (await t.query().where(where).select(["id"]).to_arrow()).column("id")
+                if not len(gone):
+                    return int(await t.version())  # nothing to delete: no new version
                 deleted = await t.delete(where)
                 if len(gone):
                     # recorded after the delete: another index never drops a row still here

@@ -885,9 +885,8 @@ class TieredMemory:
 
     def _optimize(self) -> Flow[int]:
         started = time.perf_counter()
-        expired = Scope(expired_at=micros(v.now()))
-        if (yield Count(expired)):
-            yield Delete(expired)
+        # no count first: a read would make the in-process index catch up on every upkeep
+        yield Delete(Scope(expired_at=micros(v.now())))
         long_term = self.config.long_term
         rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))

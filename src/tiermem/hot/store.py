@@ -306,6 +306,8 @@ class HotStore:
             if not isinstance(op, Delete):
                 op = type(op)(op.records, op.vectors, written)
             ids = self._ids(op.scope) if isinstance(op, Delete) else [r.id for r in op.records]
+            if not ids and isinstance(op, Delete) and op.scope.expired_at is not None:
+                return  # a purge of what expired: the index holds every row it could find
             lsn = 0
             if self._remote:
                 # no log other instances could read: acknowledged once committed
