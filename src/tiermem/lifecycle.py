@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "Merge",
     "consolidate_flow",
     "forget_flow",
+    "lasting",
     "normal_text",
 ]
 
@@ -218,14 +220,20 @@ def merged(keeper: MemoryRecord, others: Sequence[MemoryRecord]) -> MemoryRecord
             provenance.extend(str(i) for i in earlier)
     provenance.extend(r.id for r in others)
     metadata[MERGED_FROM] = list(dict.fromkeys(provenance))
-    expiries = [r.expires_at for r in everyone]
     return dataclasses.replace(
         keeper,
         importance=max(r.importance for r in everyone),
         tags=tuple(dict.fromkeys(t for r in everyone for t in r.tags)),
         metadata=metadata,
-        expires_at=None if None in expiries else max(e for e in expiries if e is not None),
+        expires_at=lasting(r.expires_at for r in everyone),
     )
+
+
+def lasting(expiries: Iterable[datetime | None]) -> datetime | None:
+    """The expiry of one fact said several times: the latest, or never if any never expires."""
+    found = list(expiries)
+    known = [e for e in found if e is not None]
+    return None if len(known) < len(found) else max(known, default=None)
 
 
 def consolidate_flow(

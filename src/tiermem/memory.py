@@ -53,7 +53,13 @@ from .embeddings import Embedder
 from .errors import InvalidInputError, MessageTooLargeError, NotFoundError, StoreError
 from .health import HealthReport, adiagnose, diagnose
 from .hot.store import HotStore
-from .lifecycle import ConsolidationReport, ForgetReport, consolidate_flow, forget_flow
+from .lifecycle import (
+    ConsolidationReport,
+    ForgetReport,
+    consolidate_flow,
+    forget_flow,
+    lasting,
+)
 from .long_term import (
     AsyncLanceStore,
     Count,
@@ -479,10 +485,7 @@ class TieredMemory:
             importance=max(old.importance, new.importance),
             tags=tuple(dict.fromkeys((*old.tags, *new.tags))),
             metadata={**old.metadata, **new.metadata},
-            # said again: it lives as long as the longer of the two says
-            expires_at=None
-            if None in (old.expires_at, new.expires_at)
-            else max(old.expires_at, new.expires_at),  # type: ignore[type-var]
+            expires_at=lasting((old.expires_at, new.expires_at)),  # said again: the longer
         )
         if merged != old:
             yield Upsert([merged], self.embedder.embed([merged.text]))
