@@ -511,3 +511,30 @@ def test_a_version_3_table_without_the_new_columns_is_refused(tmp_path: Path) ->
     lancedb.connect(str(path)).open_table("records").drop_columns(["pinned"])
     with pytest.raises(StoreError, match="pinned"):
         TieredMemory(path)
+
+
+def test_an_export_file_keeps_expiry_and_pins_and_old_files_still_load(tmp_path: Path) -> None:
+    import json
+
+    from tiermem.transfer import dump_record, header_line, read_export
+
+    with TieredMemory("memory://") as mem:
+        fact = mem.remember("fact", user_id="u1", expires_at=datetime(2099, 1, 1, tzinfo=UTC))
+        turn = mem.add_message("user", "turn", session_id="s", pinned=True)
+        items = list(mem.export_records())
+        lines = [header_line(mem.embedder.name, mem.embedder.dimensions)]
+        lines += [dump_record(record, vector) for record, vector in items]
+    _, records = read_export(lines)
+    back = {r.id: r for r, _ in records}
+    assert back[fact.id].expires_at == fact.expires_at
+    assert back[turn.id].pinned
+    # a line written before these fields existed: never expires, not pinned
+    old = json.loads(lines[1])
+    del old["expires_at"], old["pinned"]
+    _, records = read_export([lines[0], json.dumps(old)])
+    ((record, _),) = list(records)
+    assert (record.expires_at, record.pinned) == (None, False)
+    with TieredMemory("memory://") as copy:
+        assert copy.import_records(items) == 2
+        assert copy.get(fact.id).expires_at == fact.expires_at
+        assert copy.get(turn.id).pinned
