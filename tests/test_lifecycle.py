@@ -538,3 +538,29 @@ def test_an_export_file_keeps_expiry_and_pins_and_old_files_still_load(tmp_path:
         assert copy.import_records(items) == 2
         assert copy.get(fact.id).expires_at == fact.expires_at
         assert copy.get(turn.id).pinned
+
+
+def test_a_turn_can_be_pinned_after_the_fact(mem: TieredMemory) -> None:
+    turn = mem.add_message("user", "Remember: my flight is BA2490", session_id="s", user_id="u1")
+    mem.add_messages(
+        [{"role": "user", "content": f"chatter about lunch number {i}"} for i in range(30)],
+        session_id="s", user_id="u1",
+    )  # fmt: skip
+    assert "BA2490" not in mem.build_context("lunch", session_id="s", user_id="u1",
+                                             max_tokens=200).text  # fmt: skip
+    assert mem.update(turn.id, pinned=True).pinned
+    ctx = mem.build_context("lunch", session_id="s", user_id="u1", max_tokens=200)
+    assert "BA2490" in ctx.text
+    with pytest.raises(InvalidInputError, match="pinned"):
+        mem.update(turn.id, pinned="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name", ["add_message", "remember", "update", "forget_where", "consolidate"]
+)
+def test_sync_and_async_lifecycle_calls_take_the_same_arguments(name: str) -> None:
+    import inspect
+
+    sync = inspect.signature(getattr(TieredMemory, name)).parameters
+    asynchronous = inspect.signature(getattr(TieredMemory, f"a{name}")).parameters
+    assert list(sync.items()) == list(asynchronous.items())

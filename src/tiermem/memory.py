@@ -703,8 +703,11 @@ class TieredMemory:
         importance: float | None,
         tags: Iterable[str] | None,
         metadata: Mapping[str, Any] | None,
+        pinned: bool | None = None,
     ) -> Flow[MemoryRecord]:
         changes: dict[str, Any] = {}
+        if pinned is not None:
+            changes["pinned"] = v.check_flag("pinned", pinned)
         if text is not None:
             changes["text"] = v.check_text("text", text)
         if importance is not None:
@@ -1016,9 +1019,11 @@ class TieredMemory:
         importance: float | None = None,
         tags: Iterable[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        pinned: bool | None = None,
     ) -> MemoryRecord:
-        """Change a record in place (its vector follows its text)."""
-        return self._drive(self._update(memory_id, text, importance, tags, metadata))
+        """Change a record in place (its vector follows its text); ``pinned`` pins or
+        unpins a turn."""
+        return self._drive(self._update(memory_id, text, importance, tags, metadata, pinned))
 
     def forget(self, memory_id: str) -> None:
         """Delete a record from every tier; `NotFoundError` if there is none."""
@@ -1252,9 +1257,10 @@ class TieredMemory:
         importance: float | None = None,
         tags: Iterable[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        pinned: bool | None = None,
     ) -> MemoryRecord:
         """Async `update`."""
-        return await self._adrive(self._update(memory_id, text, importance, tags, metadata))
+        return await self._adrive(self._update(memory_id, text, importance, tags, metadata, pinned))
 
     async def aforget(self, memory_id: str) -> None:
         """Async `forget`."""
