@@ -69,6 +69,9 @@ _CUT_BYTES = 4 << 20
 #: how far before the newest stamp seen a catch-up looks again: a write stamped when it
 #: was acknowledged may reach the table that much later than one stamped after it
 _CATCH_UP_MARGIN_US = 10_000_000
+#: a folder's mtime this long past proves nothing was added since (file times come
+#: from the kernel's coarse clock: two changes within a tick can share one mtime)
+_SETTLED_NS = 1_000_000_000
 
 Pairs = list[tuple[MemoryRecord, float]]
 
@@ -80,6 +83,36 @@ def local_folder(uri: str) -> Path | None:
     if "://" in uri:
         return None
     return Path(uri)
+
+
+class _Folder:
+    """A folder that other processes add files to, looked at with one stat.
+
+    Adding or removing a file changes a folder's mtime, so an mtime that was already
+    settled when last seen and has not changed means no file came or went since.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._settled: int | None = None
+
+    def mtime(self) -> int | None:
+        """The folder's mtime now (None: no folder to watch, or it cannot be read)."""
+        if self._path is None:
+            return None
+        try:
+            return self._path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def unchanged(self, mtime: int | None) -> bool:
+        """Whether ``mtime`` shows no file came or went since `seen` last settled."""
+        return mtime is not None and mtime == self._settled
+
+    def seen(self, mtime: int | None) -> None:
+        """Everything in the folder as of ``mtime`` has been taken in."""
+        settled = mtime is not None and time.time_ns() - mtime > _SETTLED_NS
+        self._settled = mtime if settled else None
 
 
 class _Log:
@@ -96,12 +129,18 @@ class _Log:
         self._wal: WriteAheadLog | None = None
         self._lock_fd = -1
         self._name = ""
+        self._watch = _Folder(folder)
+        self._others: list[Path] = []
 
-    def others(self) -> Iterable[Path]:
+    def others(self) -> list[Path]:
         """The logs of the other processes writing to this store now (or lately)."""
-        if not self.folder.is_dir():
-            return ()
-        return [p for p in self.folder.glob("*.wal") if p.stem != self._name]
+        mtime = self._watch.mtime()
+        if mtime is None:
+            return []
+        if not self._watch.unchanged(mtime):
+            self._others = [p for p in self.folder.glob("*.wal") if p.stem != self._name]
+            self._watch.seen(mtime)
+        return self._others
 
     def orphans(self) -> Iterable[tuple[Path, int]]:
         """(log, its lock's descriptor) of every log whose process is gone, locked now."""
@@ -195,6 +234,12 @@ class HotStore:
         self._watermark = 0
         #: how far this index has read each other process's log: name -> (inode, offset)
         self._tails: dict[str, tuple[int, int]] = {}
+        #: a local table's versions folder: a commit adds a file there, so one stat
+        #: tells whether the version round trip is needed
+        local = local_folder(lance.uri)
+        self._table_versions = _Folder(
+            local / f"{lance.table_name}.lance" / "_versions" if local is not None else None
+        )
         self._commits = GroupCommit(self._commit, self._committed)
         if self._log is not None:
             self._replay_orphans()
@@ -364,27 +409,35 @@ class HotStore:
         with self._lock:
             if self._log is not None:
                 self._read_logs()
-            version: int = self._lance.run(Version())
-            with self._versions:
-                if version == self._version:
-                    return
-            since = max(self._watermark - _CATCH_UP_MARGIN_US, 0)
-            version, rows, gone = self._lance.run(Changes(since))
-            newer = [i for i, w in rows if w > self._written.get(i, -1)]
-            if newer:
-                for record, vector, written in self._lance.run(Take(newer)):
-                    if written > self._written.get(record.id, -1):
-                        self.index.add([record], vector[None, :])
-                        self._written[record.id] = written
-            dropped = [i for i, w in gone if w >= self._written.get(i, w)]
-            if dropped:
-                self.index.delete(dropped)
-                for record_id, written in gone:
-                    self._written[record_id] = max(written, self._written.get(record_id, 0))
-            stamps = [w for _, w in rows] + [w for _, w in gone]
-            self._watermark = max([self._watermark, *stamps])
-            with self._versions:
-                self._version = version
+            mtime = self._table_versions.mtime()
+            if self._table_versions.unchanged(mtime):
+                return
+            self._catch_up_with_table()
+            self._table_versions.seen(mtime)
+
+    def _catch_up_with_table(self) -> None:
+        """Rows and deletions newer than this index's watermark, if the table moved."""
+        version: int = self._lance.run(Version())
+        with self._versions:
+            if version == self._version:
+                return
+        since = max(self._watermark - _CATCH_UP_MARGIN_US, 0)
+        version, rows, gone = self._lance.run(Changes(since))
+        newer = [i for i, w in rows if w > self._written.get(i, -1)]
+        if newer:
+            for record, vector, written in self._lance.run(Take(newer)):
+                if written > self._written.get(record.id, -1):
+                    self.index.add([record], vector[None, :])
+                    self._written[record.id] = written
+        dropped = [i for i, w in gone if w >= self._written.get(i, w)]
+        if dropped:
+            self.index.delete(dropped)
+            for record_id, written in gone:
+                self._written[record_id] = max(written, self._written.get(record_id, 0))
+        stamps = [w for _, w in rows] + [w for _, w in gone]
+        self._watermark = max([self._watermark, *stamps])
+        with self._versions:
+            self._version = version
 
     def _committed(self, lsn: int) -> None:
         if self._log is not None:
@@ -419,9 +472,12 @@ class HotStore:
         assert self._log is not None
         for path in self._log.others():
             try:
-                inode = path.stat().st_ino
+                status = path.stat()
+                inode = status.st_ino
                 known, offset = self._tails.get(path.stem, (inode, 0))
-                if known != inode or path.stat().st_size < offset:
+                if status.st_size == offset and known == inode:
+                    continue  # nothing appended since
+                if known != inode or status.st_size < offset:
                     offset = 0  # rewritten after a commit: what it dropped is in the table
                 entries, offset = read_from(path, offset)
             except FileNotFoundError:
