@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -164,7 +163,11 @@ def with_neighbors(
     for hit in hits:
         seen.add(hit.record.id)
         lent = inherited.get(hit.record.id, 0.0)
-        parts = dataclasses.replace(hit.parts, neighbor=lent) if lent > 0 else hit.parts
+        if lent <= 0:
+            out.append(hit)
+            continue
+        p = hit.parts  # built directly: `dataclasses.replace` costs 5x as much
+        parts = ScoreParts(p.text, p.vector, p.recency, p.importance, p.speaker, lent)
         out.append(SearchHit(record=hit.record, score=max(hit.score, lent), parts=parts))
     for record in turns.values():
         if record.id in seen or record.id not in inherited:
