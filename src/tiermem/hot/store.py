@@ -216,7 +216,7 @@ class HotStore:
     ) -> None:
         self._lance = lance
         self._alance = AsyncLanceStore(lance)
-        self.index = HotIndex(dimensions, hnsw_rows=hnsw_rows)
+        self.index = HotIndex(dimensions, hnsw_rows=hnsw_rows, background_graph=True)
         folder = local_folder(lance.uri) if wal else None
         self._log = _Log(folder / WAL_FOLDER, fsync=fsync) if folder is not None else None
         #: object storage: other instances see a write once committed, so commit first
@@ -536,6 +536,7 @@ class HotStore:
         if self._closed:
             return
         self._closed = True
+        self.index.close()
         self._commits.close()
         if self._log is not None:
             self._log.close(clean=self._commits.backlog == 0)
