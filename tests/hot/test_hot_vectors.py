@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,38 +103,6 @@ def test_a_zero_vector_is_stored_and_never_near(embedded: tuple[np.ndarray, np.n
     rows, distances = index.search(qs[0], limit=3)
     assert rows[-1] == 2
     assert distances[-1] == pytest.approx(1.0)
-
-
-def test_saved_index_opens_memory_mapped_and_takes_writes(
-    tmp_path: Path, graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
-) -> None:
-    qs = embedded[1]
-    graph.save(tmp_path / "vectors")
-    opened = VectorIndex.open(tmp_path / "vectors", hnsw_rows=1_000)
-    assert opened.has_graph
-    assert isinstance(opened._matrix, np.memmap)
-    for q in qs[:5]:
-        assert opened.search(q, limit=30)[0].tolist() == graph.search(q, limit=30)[0].tolist()
-    # writes after a memory-mapped open: the graph and matrix move into memory first
-    opened.add(np.array([ROWS]), -qs[0][None, :])
-    opened.add(np.array([ROWS + 1]), qs[0][None, :])
-    top = opened.search(qs[0], limit=1)[0]
-    assert top.tolist() == [ROWS + 1]
-    opened.delete(top)
-    assert ROWS + 1 not in opened.search(qs[0], limit=30)[0].tolist()
-    # the saved files are unchanged by writes to the opened copy
-    assert VectorIndex.open(tmp_path / "vectors").search(qs[0], limit=1)[0][0] != ROWS + 1
-
-
-def test_a_second_save_replaces_the_first(tmp_path: Path, embedded: tuple[np.ndarray, ...]) -> None:
-    matrix, _ = embedded
-    index = VectorIndex(matrix.shape[1], hnsw_rows=None)
-    index.add(np.arange(10), matrix[:10])
-    index.save(tmp_path / "v")
-    index.add(np.arange(10, 20), matrix[10:20])
-    index.save(tmp_path / "v")
-    assert len(VectorIndex.open(tmp_path / "v")) == 20
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
 
 
 def test_bad_shapes_and_dimensions_are_refused() -> None:

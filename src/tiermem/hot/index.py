@@ -150,6 +150,12 @@ class HotIndex:
             found = (self._records[int(r)] for r in rows)
             return [r for r in found if r is not None]
 
+    def ids(self, rows: Iterable[int]) -> list[str | None]:
+        """The id of the record at each row (None: deleted)."""
+        with self._lock:
+            found = (self._records[int(r)] for r in rows)
+            return [None if r is None else r.id for r in found]
+
     def get(self, record_id: str) -> MemoryRecord | None:
         row = self.columns.row_of(record_id)
         return None if row is None else self._records[row]

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,8 +48,12 @@ from ..long_term import (
 from ..records import MemoryRecord
 from .columns import ScopeFilter
 from .committer import GroupCommit
+from .graph import GraphKeys, load_graph
 from .index import HotIndex
 from .wal import Added, Deleted, WriteAheadLog, read_from
+
+if TYPE_CHECKING:
+    from usearch.index import Index as HnswIndex
 
 try:
     import fcntl
@@ -62,6 +66,8 @@ logger = logging.getLogger("tiermem.hot")
 
 #: the write-ahead logs of a local store live in this folder inside it
 WAL_FOLDER = "_tiermem_wal"
+#: side files of the in-process index (the vector graph), rebuilt when missing
+SIDE_FOLDER = "_tiermem_hot"
 #: ids per delete when a log is replayed (a filter naming every id of a user is long)
 _REPLAY_IDS = 500
 #: a log holding this many bytes is cut back to what is not committed yet
@@ -217,6 +223,13 @@ class HotStore:
         self._lance = lance
         self._alance = AsyncLanceStore(lance)
         self.index = HotIndex(dimensions, hnsw_rows=hnsw_rows, background_graph=True)
+        local = local_folder(lance.uri)
+        #: where the vector graph is kept between runs (a local store only)
+        self._graph_folder = (
+            local / SIDE_FOLDER / f"{lance.table_name}.graph" if local is not None else None
+        )
+        if self._graph_folder is not None:
+            self.index.vectors.seed = self._restore_graph
         folder = local_folder(lance.uri) if wal else None
         self._log = _Log(folder / WAL_FOLDER, fsync=fsync) if folder is not None else None
         #: object storage: other instances see a write once committed, so commit first
@@ -236,7 +249,6 @@ class HotStore:
         self._tails: dict[str, tuple[int, int]] = {}
         #: a local table's versions folder: a commit adds a file there, so one stat
         #: tells whether the version round trip is needed
-        local = local_folder(lance.uri)
         self._table_versions = _Folder(
             local / f"{lance.table_name}.lance" / "_versions" if local is not None else None
         )
@@ -538,8 +550,24 @@ class HotStore:
         self._closed = True
         self.index.close()
         self._commits.close()
+        self._save_graph()
         if self._log is not None:
             self._log.close(clean=self._commits.backlog == 0)
+
+    def _restore_graph(self) -> tuple[HnswIndex, GraphKeys] | None:
+        assert self._graph_folder is not None
+        index = self.index
+        return load_graph(self._graph_folder, index.vectors.dimensions, index.columns.row_of,
+                          len(index.vectors))  # fmt: skip
+
+    def _save_graph(self) -> None:
+        """Keep the vector graph for the next process: building it anew takes minutes."""
+        if self._graph_folder is None:
+            return
+        try:
+            self.index.vectors.save_graph(self._graph_folder, self.index.ids)
+        except OSError as exc:  # a read-only or full disk: the next process builds it
+            logger.warning("the vector graph could not be saved: %s", exc)
 
 
 def _filter(scope: Scope) -> ScopeFilter:
