@@ -1208,13 +1208,13 @@ class TieredMemory:
 
     def health(self) -> HealthReport:
         """Check the store and this process against ``config.health``; never raises."""
-        found = diagnose(self._store, self.config, self.callbacks)
+        found = diagnose(self._store, self.config, self.callbacks, self._hot)
         self._emit(HealthChecked(found.status.value, _statuses(found), found.seconds))
         return found
 
     async def ahealth(self) -> HealthReport:
         """Async `health`."""
-        found = await adiagnose(self._store, self.config, self.callbacks)
+        found = await adiagnose(self._store, self.config, self.callbacks, self._hot)
         self._emit(HealthChecked(found.status.value, _statuses(found), found.seconds))
         return found
 

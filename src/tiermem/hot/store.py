@@ -311,6 +311,14 @@ class HotStore:
     def wait_warm(self, timeout: float | None = None) -> bool:
         return self._warm.wait(timeout)
 
+    def lag(self) -> int | None:
+        """Table versions committed since the one this index reflects (None: loading)."""
+        if not self.warm:
+            return None
+        newest: int = self._lance.run(Version())
+        with self._versions:
+            return max(newest - self._version, 0)
+
     @property
     def backlog(self) -> int:
         """Writes acknowledged and not yet committed to LanceDB."""
