@@ -163,6 +163,7 @@ class TieredMemory:
         # the same turns and memory lines come back context after context: count each once
         self._counting = CachedCounter(self.token_counter, _LINE_CACHE)
         self._priced: dict[tuple[Any, ...], Candidate] = {}
+        self._priced_records: dict[tuple[str, Tier], Candidate] = {}
         #: each owner's explicit memories by normalised text: `remember` keeps one of each
         self._facts: dict[Owner, dict[str, str]] = {}
         self._maintainer = Maintainer(
@@ -644,7 +645,22 @@ class TieredMemory:
     def _memory_candidate(
         self, record: MemoryRecord, tier: Tier, hit: SearchHit | None
     ) -> Candidate:
-        # the same memories come back query after query: price each once
+        # the same memories come back query after query: price each once; the hot index
+        # hands back the very same record objects, so identity is the cheap first check
+        known = self._priced_records.get((record.id, tier))
+        if known is not None and known.records[0] is record:
+            priced = known
+        else:
+            priced = self._price(record, tier)
+            self._priced_records[(record.id, tier)] = priced
+        # built directly: `dataclasses.replace` costs 5x as much, a few hundred times a context
+        return Candidate(
+            priced.key, priced.tier, priced.records, priced.tokens,
+            hit.score if hit else 0.0, hit.parts if hit else _NO_PARTS, priced.pinned,
+            priced.heading,
+        )  # fmt: skip
+
+    def _price(self, record: MemoryRecord, tier: Tier) -> Candidate:
         key = (
             record.id,
             record.text,
@@ -657,15 +673,11 @@ class TieredMemory:
         if priced is None:
             if len(self._priced) >= _LINE_CACHE:
                 self._priced.clear()
+                self._priced_records.clear()
             priced = self._priced[key] = memory_candidate(
                 record, tier=tier, score=0.0, parts=None, count=self._counting.count
             )
-        # built directly: `dataclasses.replace` costs 5x as much, a few hundred times a context
-        return Candidate(
-            priced.key, priced.tier, priced.records, priced.tokens,
-            hit.score if hit else 0.0, hit.parts if hit else _NO_PARTS, priced.pinned,
-            priced.heading,
-        )  # fmt: skip
+        return priced
 
     def _get(self, memory_id: str) -> Flow[MemoryRecord]:
         memory_id = v.require_id("memory_id", memory_id)
