@@ -202,7 +202,7 @@ class Results:
     miss_causes: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     #: the retrieval grid's recall per conversation, when cross-validating
     grid: folds.GridScores | None = None
-    folds: int = 0
+    fold_count: int = 0  # 0: no cross-validation
 
     def absorb(self, part: Results) -> None:
         """Add one conversation's results (measured apart, maybe in another process)."""
@@ -563,9 +563,9 @@ def run(args: argparse.Namespace, *, log: Callable[[str], None] = print) -> Resu
     config = MemoryConfig(tokenizer="cl100k_base")
     results = Results(list(args.budgets), dataset, config, conversations=len(conversations))
     wanted = len(conversations) if args.folds is None else args.folds
-    results.folds = min(wanted, len(conversations)) if len(conversations) > 1 else 0
-    points = folds.grid() if results.folds else []
-    if results.folds:
+    results.fold_count = min(wanted, len(conversations)) if len(conversations) > 1 else 0
+    points = folds.grid() if results.fold_count else []
+    if results.fold_count:
         results.grid = folds.GridScores(results.budgets, points)
     examples = -(-args.misses // max(len(conversations), 1))  # spread over conversations
     jobs = [
@@ -755,11 +755,11 @@ def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> s
 
 
 def _cross_validation(results: Results) -> list[str]:
-    if results.grid is None or not results.folds:
+    if results.grid is None or not results.fold_count:
         return []
     latency = _latency(results.outcomes["tiermem", results.budgets[0]])
     return [
-        *folds.report(results.grid, results.grid.points, results.folds),
+        *folds.report(results.grid, results.grid.points, results.fold_count),
         "",
         f"`build_context` p50 / p95 at the defaults: {latency} ms at B={results.budgets[0]} "
         "(every budget under Timing).",
