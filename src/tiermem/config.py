@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -136,6 +136,14 @@ class HotConfig(_Frozen):
 class RetrievalConfig(_Frozen):
     """How long-term hits are found and scored."""
 
+    fusion: Literal["score", "rrf"] = Field(
+        "score", description="how each index's hits become a relevance in [0, 1]: 'score' "
+        "scales BM25 by the query's best and clips cosine; 'rrf' uses ranks (reciprocal "
+        "rank fusion), blind to how each index's scores are spread",
+    )  # fmt: skip
+    rrf_k: float = Field(
+        60.0, gt=0.0, description="rrf: a hit at rank r counts (rrf_k + 1) / (rrf_k + r)"
+    )
     text_weight: float = Field(0.5, ge=0.0, description="weight of full-text (BM25) relevance")
     vector_weight: float = Field(0.5, ge=0.0, description="weight of vector relevance")
     recency_weight: float = Field(
