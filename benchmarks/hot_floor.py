@@ -4,7 +4,8 @@ For each size, synthetic chat turns (the generator of ``speed.py``; many users, 
 turn in one agent's scope) are embedded with the default `StaticEmbedder` and loaded
 both into a LanceDB store through tiermem's `LanceStore` (then optimized, as a
 long-lived store is) and into a `HotIndex`. Then, one query at a time in that one
-scope: the top 160 by full text, by vector, both at once, and an add of one row.
+scope: the top 160 by full text, by vector, both at once, and an add of one row;
+then `build_context` in that scope on a store of the same turns, through the public API.
 
 The floor is the issue's: one bm25s query (top 160) + one numpy product over the same
 vectors (top 160) + one exact count of a context-sized text with the real tokenizer.
@@ -178,6 +179,38 @@ def _lance(
     return {"text": text}
 
 
+def _context(records: list[Any], queries: list[str], folder: Path, out: dict[str, Any]) -> None:
+    """`build_context` in the one scope over the same turns, as a user runs it."""
+    from speed import AGENT
+
+    from tiermem import MemoryConfig, TieredMemory, TiktokenCounter
+    from tiermem.static_embedding import StaticEmbedder
+
+    config = MemoryConfig(tokenizer="cl100k_base")
+    mem = TieredMemory(folder, config=config, embedder=StaticEmbedder(),
+                       token_counter=TiktokenCounter("cl100k_base"))  # fmt: skip
+    started = time.perf_counter()
+    for start in range(0, len(records), 500):
+        chunk = records[start : start + 500]
+        by_session: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in chunk:
+            by_session.setdefault((r.user_id, r.session_id), []).append(
+                {"role": r.role, "content": r.text, "timestamp": r.timestamp}
+            )
+        for (user, session), messages in by_session.items():
+            mem.add_messages(messages, session_id=session, user_id=user, agent_id=AGENT)
+    assert mem._hot is not None  # the default: the hot path is what is measured
+    mem._hot.flush()
+    mem._hot.index.vectors.wait_graph()  # a graph, if the scope is large enough for one
+    out["context build (s)"] = time.perf_counter() - started
+    sessions = [r.session_id for r in records[:: max(1, len(records) // len(queries))]]
+    out["build_context one scope"] = _time(
+        [lambda i=i: mem.build_context(queries[i], session_id=sessions[i % len(sessions)],
+                                       agent_id=AGENT) for i in range(len(queries))]
+    )  # fmt: skip
+    mem.close()
+
+
 def _floor(
     records: list[Any], vectors: np.ndarray, queries: list[str], qvecs: np.ndarray,
     out: dict[str, Any],
@@ -245,6 +278,8 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     hot = _hot(records, vectors, queries, qvecs, out)
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         lance = _lance(records, vectors, queries, qvecs, Path(folder), out)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
+        _context(records, queries, Path(folder), out)
     _floor(records, vectors, queries, qvecs, out)
     out["text top-160 overlap, hot vs LanceDB"] = _overlap(hot["text"], lance["text"])
     return out
@@ -271,6 +306,8 @@ def _table(results: list[dict[str, Any]]) -> str:
             f"{'floor (bm25s + numpy + count)':34s} {floor:8.2f}",
             f"{'hot text + vector / floor':34s} {both / floor:8.2f}x"
             f"   (LanceDB {r['LanceDB both']['p50'] / floor:.1f}x)",
+            f"{'build_context one scope':34s} {r['build_context one scope']['p50']:8.2f}"
+            f"   ({r['build_context one scope']['p50'] / floor:.1f}x the floor)",
             f"{'log append (fsync) + hot add':34s} {log + r['hot add one row']['p50']:8.2f}"
             f"   ({(log + r['hot add one row']['p50']) / line:.1f}x an fsync'd JSON line,"
             f" {line:.2f} ms)",

@@ -44,6 +44,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=2_000, help="context budget")
     parser.add_argument("--store", type=Path, default=None, help="store folder (default: temp)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--api", choices=("add_message", "remember"), default="add_message",
+                        help="the call that adds the one-by-one turns")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -151,7 +153,8 @@ def run(args: argparse.Namespace, store: Path) -> list[Sample]:
     rng = random.Random(args.seed)
     turns = conversation(rng)
     failures = _UpkeepFailures()
-    logging.getLogger("tiermem.maintenance").addHandler(failures)
+    # every background failure: upkeep, group commits, the graph build
+    logging.getLogger("tiermem").addHandler(failures)
     samples: list[Sample] = []
     started = time.perf_counter()
     print(HEADER, flush=True)
@@ -160,13 +163,18 @@ def run(args: argparse.Namespace, store: Path) -> list[Sample]:
         # the baseline: an open store, every module and model loaded, no turn yet
         samples.append(_sample(mem, args, rng, done, [], [], failures, started))
         add_ms: list[float] = []  # per turn, amortised over a batch
+        singles: list[float] = []  # every one-by-one call, for the first-vs-last check
         batch_ms: list[float] = []
         while done < args.turns:
             if done < args.single:
                 message = next(turns)
                 t0 = time.perf_counter()
-                mem.add_message(message["role"], message["content"], session_id=SESSION)
+                if args.api == "remember":
+                    mem.remember(message["content"], session_id=SESSION)
+                else:
+                    mem.add_message(message["role"], message["content"], session_id=SESSION)
                 add_ms.append((time.perf_counter() - t0) * 1000)
+                singles.append(add_ms[-1])
                 done += 1
             else:
                 size = min(args.batch, args.turns - done, args.every - done % args.every)
@@ -186,8 +194,29 @@ def run(args: argparse.Namespace, store: Path) -> list[Sample]:
         f" short-term of the session: {stats['sessions'][SESSION]}"
     )
     if failures.count:
-        print(f"background optimize failed {failures.count} times; last: {failures.last}")
+        print(f"background work failed {failures.count} times; last: {failures.last}")
+    print(flatness(samples, singles))
     return samples
+
+
+def flatness(samples: Sequence[Sample], singles: Sequence[float], window: int = 1_000) -> str:
+    """The end against the first sample with turns in: context p50, RSS, per-call p50."""
+    lines = []
+    first = next((s for s in samples if s.turns), None)
+    last = samples[-1]
+    if first is not None and first is not last:
+        lines.append(
+            f"context p50 at {last.turns:,} / at {first.turns:,} turns: {last.ctx_p50_ms:.1f} / "
+            f"{first.ctx_p50_ms:.1f} ms ({last.ctx_p50_ms / first.ctx_p50_ms:.2f}x); RSS "
+            f"{last.rss_mb:.0f} / {first.rss_mb:.0f} MB ({last.rss_mb / first.rss_mb:.2f}x)"
+        )
+    if len(singles) >= 2 * window:
+        head, tail = statistics.median(singles[:window]), statistics.median(singles[-window:])
+        lines.append(
+            f"one-by-one calls, p50 of the last / first {window:,}: {tail:.2f} / {head:.2f} ms "
+            f"({tail / head:.2f}x)"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

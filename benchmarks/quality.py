@@ -8,7 +8,12 @@ the context. The baselines pack whole turns best-first under the same token
 accounting: the most recent turns, BM25 over turns, and cosine over the vectors of
 the embedder tiermem uses.
 
+Then a small grid of query-time retrieval settings (``folds.TUNED``) is scored on the
+same stores and cross-validated over conversations (``--folds``; leave one
+conversation out by default): recall in fold and out of fold, with the spread.
+
     python benchmarks/quality.py path/to/locomo-dev.json [--budgets 500 1000 2000 4000]
+        [--folds N] [--workers N]
 
 The LoCoMo data is not in this repository; see ``locomo.DOWNLOAD``.
 """
@@ -18,19 +23,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 import bm25s  # type: ignore[import-untyped]
+import folds
 import locomo
 import numpy as np
 import Stemmer
@@ -93,7 +101,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--misses", type=int, default=6, metavar="N",
         help="print N questions where tiermem missed evidence that BM25 or dense found",
     )  # fmt: skip
-    return locomo.parse_args(parser, argv)
+    parser.add_argument(
+        "--folds", type=int, default=None, metavar="N",
+        help="cross-validate the retrieval grid over N folds of conversations (default: "
+        "one per conversation, leave one out); 0: measure the defaults only",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="conversations measured in parallel processes (default: 1)",
+    )  # fmt: skip
+    args = locomo.parse_args(parser, argv)
+    if args.workers < 1 or (args.folds is not None and args.folds < 0):
+        parser.error("--workers must be at least 1 and --folds at least 0")
+    return args
 
 
 def make_embedder(name: str) -> Embedder | None:
@@ -180,6 +200,22 @@ class Results:
     misses: list[Miss] = field(default_factory=list)
     #: per budget, tiermem's missed evidence turns: never a candidate, or a candidate left out
     miss_causes: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    #: the retrieval grid's recall per conversation, when cross-validating
+    grid: folds.GridScores | None = None
+    fold_count: int = 0  # 0: no cross-validation
+
+    def absorb(self, part: Results) -> None:
+        """Add one conversation's results (measured apart, maybe in another process)."""
+        for key, outcomes in part.outcomes.items():
+            self.outcomes[key].extend(outcomes)
+        self.turns += part.turns
+        self.ingest_seconds += part.ingest_seconds
+        self.embedder = part.embedder
+        self.misses.extend(part.misses)
+        for budget, causes in part.miss_causes.items():
+            self.miss_causes[budget].update(causes)
+        if self.grid is not None and part.grid is not None:
+            self.grid.merge(part.grid)
 
     def mean(self, system: str, budget: int, category: int | None = None) -> float:
         rows = [
@@ -451,34 +487,108 @@ def _wanted(misses: Sequence[Miss], category: int, wanted: int) -> bool:
     return sum(m.question.category == category for m in misses) < share
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One conversation's measurement, picklable for a worker process."""
+
+    conversation: locomo.Conversation
+    questions: tuple[locomo.Question, ...]
+    config: MemoryConfig
+    embedder: str
+    budgets: list[int]
+    examples: int
+    conversations: int
+    points: list[folds.Point]  # empty: no grid
+
+
+def _measure(job: _Job) -> tuple[Results, str]:
+    """Ingest once; score the defaults and the baselines, then every other grid point."""
+    empty = locomo.Dataset((), 0, 0, ())
+    results = Results(job.budgets, empty, job.config, conversations=job.conversations)
+    conversation = job.conversation
+    with (
+        tempfile.TemporaryDirectory(prefix="tiermem-quality-") as folder,
+        TieredMemory(folder, config=job.config, embedder=make_embedder(job.embedder)) as mem,
+    ):
+        seconds = _ingest(mem, conversation)
+        results.turns = len(conversation.turns)
+        results.ingest_seconds = seconds
+        results.embedder = mem.embedder.name
+        started = time.perf_counter()
+        _evaluate(mem, conversation, job.questions, results, job.examples)
+        line = (
+            f"{conversation.sample_id}: {len(conversation.turns)} turns in {seconds:.1f} s, "
+            f"{len(job.questions)} questions x {len(job.budgets)} budgets "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        if job.points:
+            started = time.perf_counter()
+            results.grid = _score_grid(mem, job, results)
+            line += f", {len(job.points)} grid points in {time.perf_counter() - started:.0f} s"
+    return results, line
+
+
+def _score_grid(mem: TieredMemory, job: _Job, defaults: Results) -> folds.GridScores:
+    """Recall of every grid point on this conversation's questions, per budget."""
+    conversation, questions = job.conversation, job.questions
+    grid = folds.GridScores(job.budgets, list(job.points))
+    grid.categories[conversation.sample_id] = np.array([q.category for q in questions])
+    default, *others = job.points
+    for budget in job.budgets:  # the first point is the defaults, already scored
+        recalls = [o.recall for o in defaults.outcomes["tiermem", budget]]
+        grid.add(default.label, conversation.sample_id, budget, recalls)
+    for point in others:
+        # only query-time settings vary, so one ingested store serves every point
+        mem.config = folds.configured(job.config, point)
+        by_budget: dict[int, list[float]] = defaultdict(list)
+        for question in questions:
+            for budget in job.budgets:
+                context = mem.build_context(
+                    question.question, session_id=_QA_SESSION,
+                    user_id=conversation.sample_id, max_tokens=budget,
+                )  # fmt: skip
+                found = _found_ids(question, context.text)
+                by_budget[budget].append(len(found) / len(question.evidence))
+        for budget, recalls in by_budget.items():
+            grid.add(point.label, conversation.sample_id, budget, recalls)
+    mem.config = job.config
+    return grid
+
+
 def run(args: argparse.Namespace, *, log: Callable[[str], None] = print) -> Results:
     """Ingest, build every context, score; returns the per-question outcomes."""
     dataset = locomo.load(args.data)
     conversations = dataset.conversations[: args.conversations]
-    # everything else stays default: the benchmark measures the defaults, it tunes nothing
+    # the benchmark's own run is the defaults; the grid varies retrieval settings only
     config = MemoryConfig(tokenizer="cl100k_base")
-    embedder = make_embedder(args.embedder)
     results = Results(list(args.budgets), dataset, config, conversations=len(conversations))
+    wanted = len(conversations) if args.folds is None else args.folds
+    results.fold_count = min(wanted, len(conversations)) if len(conversations) > 1 else 0
+    points = folds.grid() if results.fold_count else []
+    if results.fold_count:
+        results.grid = folds.GridScores(results.budgets, points)
     examples = -(-args.misses // max(len(conversations), 1))  # spread over conversations
-    for number, conversation in enumerate(conversations, start=1):
-        questions = conversation.questions[: args.questions]
-        with (
-            tempfile.TemporaryDirectory(prefix="tiermem-quality-") as folder,
-            TieredMemory(folder, config=config, embedder=embedder) as mem,
-        ):
-            seconds = _ingest(mem, conversation)
-            results.turns += len(conversation.turns)
-            results.ingest_seconds += seconds
-            results.embedder = mem.embedder.name
-            started = time.perf_counter()
-            _evaluate(mem, conversation, questions, results, examples)
-            log(
-                f"[{number}/{len(conversations)}] {conversation.sample_id}: "
-                f"{len(conversation.turns)} turns in {seconds:.1f} s, "
-                f"{len(questions)} questions x {len(results.budgets)} budgets "
-                f"in {time.perf_counter() - started:.1f} s"
-            )
+    jobs = [
+        _Job(c, c.questions[: args.questions], config, args.embedder, results.budgets,
+             examples, len(conversations), points)
+        for c in conversations
+    ]  # fmt: skip
+    if args.workers == 1:
+        _absorb(results, map(_measure, jobs), log)
+        return results
+    # spawn: a forked child would inherit the parent's LanceDB and tokenizer threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
+        _absorb(results, pool.map(_measure, jobs), log)
     return results
+
+
+def _absorb(
+    results: Results, parts: Iterable[tuple[Results, str]], log: Callable[[str], None]
+) -> None:
+    for number, (part, line) in enumerate(parts, start=1):
+        results.absorb(part)
+        log(f"[{number}/{results.conversations}] {line}")
 
 
 # --- the report --------------------------------------------------------------------
@@ -547,6 +657,8 @@ def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> s
         command += f" --conversations {args.conversations}"
     if args.questions:
         command += f" --questions {args.questions}"
+    if args.folds is not None:
+        command += f" --folds {args.folds}"
     lines = [
         "# tiermem quality: LoCoMo evidence recall at budget B",
         "",
@@ -572,6 +684,7 @@ def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> s
         "",
         *_table(columns, _by_system(results, budgets, _recall)),
         "",
+        *_cross_validation(results),
         "## Questions with all their evidence in the context",
         "",
         *_table(columns, _by_system(results, budgets, _complete)),
@@ -639,6 +752,19 @@ def report(args: argparse.Namespace, results: Results, wall_seconds: float) -> s
         "```",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cross_validation(results: Results) -> list[str]:
+    if results.grid is None or not results.fold_count:
+        return []
+    latency = _latency(results.outcomes["tiermem", results.budgets[0]])
+    return [
+        *folds.report(results.grid, results.grid.points, results.fold_count),
+        "",
+        f"`build_context` p50 / p95 at the defaults: {latency} ms at B={results.budgets[0]} "
+        "(every budget under Timing).",
+        "",
+    ]
 
 
 def _print_misses(results: Results) -> None:

@@ -75,8 +75,8 @@ def quality(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def _section(report: str, title: str) -> list[list[str]]:
-    """The rows of the Markdown table under ``## title``, header first, cells stripped."""
-    lines = report.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    """The rows of the Markdown table under ``## title`` (or ``###``), header first, stripped."""
+    lines = report.split(f"## {title}\n", 1)[1].split("\n#", 1)[0].splitlines()
     rows = [line for line in lines if line.startswith("|") and not line.startswith("|---")]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
 
@@ -129,3 +129,82 @@ def test_evidence_ids_are_normalised(quality: ModuleType) -> None:
     assert ids == ["D8:6", "D9:17", "D11:26", "D30:5", "D1:2"]
     assert unreadable == ["D"]
     assert quality.SYSTEMS["tiermem"] == "tiermem"
+
+
+def _two_conversations() -> list[dict[str, Any]]:
+    """The sample, and a second conversation with other words: enough for two folds."""
+    first = _sample()[0]
+    second = json.loads(
+        json.dumps(first)
+        .replace("corgi", "beagle")
+        .replace("Lisbon", "Porto")
+        .replace("conv-test", "conv-other")
+    )
+    return [first, second]
+
+
+def test_the_fold_path_tunes_on_one_conversation_and_scores_the_other(
+    quality: ModuleType, tmp_path: Path
+) -> None:
+    data = tmp_path / "tiny-locomo.json"
+    data.write_text(json.dumps(_two_conversations()), encoding="utf-8")
+    out = tmp_path / "quality.md"
+
+    code = quality.main([str(data), "--budgets", "200", "--out", str(out), "--misses", "0"])
+
+    assert code == 0
+    report = out.read_text(encoding="utf-8")
+    table = _section(report, "In fold and out of fold")
+    assert table[0] == ["", "B=200"]
+    assert [row[0] for row in table[1:]] == [
+        "defaults, every conversation",
+        "tuned, in fold (mean over folds)",
+        "tuned, out of fold (pooled)",
+    ]
+    for row in table[1:]:
+        # "recall (min-max, sd spread)"
+        assert re.fullmatch(r"\d\.\d{3} \(\d\.\d{3}-\d\.\d{3}, sd \d\.\d{3}\)", row[1])
+    assert "2 folds over 2 conversations (leave one conversation out)" in report
+    assert report.count("without conv-") == 2
+    per_category = _section(report, "Out of fold per category (defaults in brackets)")
+    assert [row[0] for row in per_category[1:]] == ["multi-hop", "temporal", "open-domain",
+                                                    "single-hop"]  # fmt: skip
+    ablation = _section(report, "What each tuned setting earns out of fold")
+    assert [row[0] for row in ablation[1:]] == [
+        "`other_speaker_weight=1.0`", "`recency_weight=0.0`", "`text_share=0.5`",
+        "`fusion=score`", "`fusion=rrf`",
+    ]  # fmt: skip
+    folds = importlib.import_module("folds")
+    assert len(_section(report, "Every grid point on every conversation (in fold)")) == 1 + len(
+        folds.grid()
+    )
+
+
+def test_out_of_fold_scores_each_conversation_with_what_the_others_chose() -> None:
+    import numpy as np
+
+    folds = importlib.import_module("folds")
+    points = folds.grid({"recency_weight": (0.02, 0.0)})
+    keep, drop = points
+    scores = folds.GridScores([500], points)
+    # "drop" is better on a and b but worse on c: tuned without c, c pays for it;
+    # tuned without a (or b), c outweighs the other and "keep" is chosen
+    table = {("a", keep): 0.5, ("a", drop): 0.9, ("b", keep): 0.5, ("b", drop): 0.9,
+             ("c", keep): 0.8, ("c", drop): 0.2}  # fmt: skip
+    for (conversation, point), recall in table.items():
+        scores.categories[conversation] = np.array([4, 4])
+        scores.add(point.label, conversation, 500, [recall, recall])
+
+    cv = folds.cross_validate(scores, points, 3)
+
+    chosen = {tuple(f.held_out): f.chosen for f in cv.folds}
+    assert chosen == {("a",): keep, ("b",): keep, ("c",): drop}
+    assert cv.pooled[500, None] == pytest.approx((0.5 + 0.5 + 0.2) / 3)
+    assert cv.folds[2].in_fold[500] == pytest.approx(0.9)
+    # a tie goes to the first point: the default
+    even = folds.GridScores([500], points)
+    for point in points:
+        for conversation in "ab":
+            even.categories[conversation] = np.array([1])
+            even.add(point.label, conversation, 500, [0.5])
+    assert {f.chosen for f in folds.cross_validate(even, points, 2).folds} == {keep}

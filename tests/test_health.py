@@ -237,3 +237,37 @@ def test_a_scratch_table_left_by_a_dead_check_is_dropped_by_the_next(tmp_path: P
             db.create_table(name, data=pa.table({"probe": [name]}))
         assert mem.health().check("store_writable").status is Status.OK
         assert _tables(tmp_path) == {"records", "tiermem_meta", "tiermem_deleted", fresh}
+
+
+def test_the_in_process_index_reports_its_backlog_and_its_lag(tmp_path: Path) -> None:
+    hot = MemoryConfig(
+        long_term={"optimize_every": None}, health={"index_lag_versions_degraded": 1}
+    )
+    off = MemoryConfig(long_term={"optimize_every": None}, hot={"enabled": False})
+    with TieredMemory(tmp_path, config=hot) as mem:
+        mem.add_message("user", "the ferry leaves at nine", user_id="u")
+        found = mem.health()
+        assert found.check("write_backlog").status is Status.OK
+        assert found.check("write_backlog").unit == "writes"
+        assert found.check("index_lag").value == 0
+        # another instance commits twice; this one has not read since
+        with TieredMemory(tmp_path, config=off) as other:
+            other.add_message("user", "the ferry is late", user_id="u")
+            other.remember("the ferry is green", user_id="u")
+        lagging = mem.health().check("index_lag")
+        assert lagging.value == 2
+        assert lagging.status is Status.DEGRADED
+        assert lagging.advice is not None
+        assert mem.search("ferry green", user_id="u")  # a read catches up
+        assert mem.health().check("index_lag").value == 0
+
+
+def test_without_the_hot_path_there_is_no_index_to_check(tmp_path: Path) -> None:
+    with TieredMemory(tmp_path, config=_config()) as mem:
+        names = {c.name for c in mem.health().checks}
+    assert not names & {"write_backlog", "index_lag"}
+
+
+def test_backlog_and_lag_thresholds_are_checked_in_order() -> None:
+    with pytest.raises(ConfigError, match="write_backlog_failing"):
+        MemoryConfig(health={"write_backlog_degraded": 10, "write_backlog_failing": 5})

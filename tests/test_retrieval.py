@@ -1,10 +1,13 @@
-"""Fusion, speakers the query names, and the turns around the best hits (pure functions)."""
+"""Fusion (score mixing and RRF, on both store paths), named speakers, and neighbouring turns."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from helpers import turn
+from tiermem import HashingEmbedder, MemoryConfig, TieredMemory
 from tiermem.config import RetrievalConfig
 from tiermem.records import Kind, MemoryRecord, ScoreParts, SearchHit
 from tiermem.retrieval import fuse, named_speakers, neighbor_positions, with_neighbors
@@ -40,6 +43,51 @@ def test_turns_by_a_speaker_the_query_does_not_name_are_scaled() -> None:
     assert {h.record.id: h.parts.speaker for h in hits}[bob.id] == 0.5
     unnamed = fuse([], vector_hits, config=CONFIG)
     assert len({h.score for h in unnamed}) == 1
+
+
+def test_rrf_ranks_by_places_in_each_list_where_score_mixing_ranks_by_scores() -> None:
+    # x: the best BM25 by far but a poor vector; y and z: middling in both lists
+    x, y, z = turn(1, "x"), turn(2, "y"), turn(3, "z")
+    text_hits = [(x, 10.0), (y, 1.0), (z, 0.5)]
+    vector_hits = [(x, 0.9), (y, 0.5), (z, 0.55)]  # cosine distances
+    mixed = fuse(text_hits, vector_hits, config=CONFIG)
+    ranked = fuse(text_hits, vector_hits, config=CONFIG.model_copy(update={"fusion": "rrf"}))
+    assert [h.record.id for h in mixed] == [x.id, y.id, z.id]
+    # y is first by vector and second by text: 61/62 + 61/61 beats x's 61/61 + 61/63
+    assert [h.record.id for h in ranked] == [y.id, x.id, z.id]
+    parts = {h.record.id: h.parts for h in ranked}
+    assert parts[x.id].text == 1.0
+    assert parts[x.id].vector == pytest.approx(61 / 63)
+    assert parts[y.id].vector == 1.0
+
+
+def test_rrf_gives_tied_scores_one_rank_and_honours_rrf_k() -> None:
+    a, b, c = turn(1, "a"), turn(2, "b"), turn(3, "c")
+    config = RetrievalConfig(fusion="rrf", rrf_k=1.0, recency_weight=0.0, importance_weight=0.0)
+    hits = fuse([(a, 2.0), (b, 2.0), (c, 1.0)], [], config=config)
+    parts = {h.record.id: h.parts.text for h in hits}
+    assert parts == pytest.approx({a.id: 1.0, b.id: 1.0, c.id: 2 / 4})
+
+
+@pytest.mark.parametrize("hot", [True, False])
+def test_both_store_paths_fuse_by_rank_when_told(hot: bool, tmp_path: Path) -> None:
+    config = MemoryConfig(
+        hot={"enabled": hot},
+        retrieval={"fusion": "rrf", "neighbors": 0, "recency_weight": 0.0},
+    )
+    texts = ["the red kite flies", "a red red kite", "blue sea", "kite shop in town"]
+    with TieredMemory(tmp_path / "m", config=config, embedder=HashingEmbedder()) as mem:
+        for text in texts:
+            mem.add_message("user", text, session_id="s")
+        hits = mem.search("red kite", k=10)
+    # every part is (k + 1) / (k + rank) for a whole rank, the first of each list 1.0
+    for name in ("text", "vector"):
+        values = sorted((getattr(h.parts, name) for h in hits), reverse=True)
+        assert values[0] == 1.0
+        for value in values:
+            if value:
+                rank = 61 / value - 60
+                assert rank == pytest.approx(round(rank))
 
 
 def test_turns_around_the_best_hits_inherit_a_share_of_their_score() -> None:

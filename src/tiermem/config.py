@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -136,6 +136,14 @@ class HotConfig(_Frozen):
 class RetrievalConfig(_Frozen):
     """How long-term hits are found and scored."""
 
+    fusion: Literal["score", "rrf"] = Field(
+        "score", description="how each index's hits become a relevance in [0, 1]: 'score' "
+        "scales BM25 by the query's best and clips cosine; 'rrf' uses ranks (reciprocal "
+        "rank fusion), blind to how each index's scores are spread",
+    )  # fmt: skip
+    rrf_k: float = Field(
+        60.0, gt=0.0, description="rrf: a hit at rank r counts (rrf_k + 1) / (rrf_k + r)"
+    )
     text_weight: float = Field(0.5, ge=0.0, description="weight of full-text (BM25) relevance")
     vector_weight: float = Field(0.5, ge=0.0, description="weight of vector relevance")
     recency_weight: float = Field(
@@ -215,6 +223,14 @@ class HealthConfig(_Frozen):
     latency_p95_ms_by_operation: dict[str, float] = Field(
         default_factory=dict, description="degraded p95 per operation, e.g. {'search': 200}"
     )
+    write_backlog_degraded: int | None = Field(
+        10_000, ge=0, description="writes acknowledged and not yet committed to the store"
+    )
+    write_backlog_failing: int | None = Field(None, ge=0)
+    index_lag_versions_degraded: int | None = Field(
+        100, ge=0, description="table versions the in-process index has not taken in yet"
+    )
+    index_lag_versions_failing: int | None = Field(None, ge=0)
     latency_min_samples: int = Field(
         20, ge=1, description="samples an operation needs before its p95 is judged"
     )
@@ -223,7 +239,8 @@ class HealthConfig(_Frozen):
     def _failing_beyond_degraded(self) -> Self:
         for stem, below in (("unindexed_rows", False), ("versions_since_optimize", False),
                             ("disk_free_mb", True), ("rss_mb", False),
-                            ("latency_p95_ms", False)):  # fmt: skip
+                            ("latency_p95_ms", False), ("write_backlog", False),
+                            ("index_lag_versions", False)):  # fmt: skip
             degraded = getattr(self, f"{stem}_degraded")
             failing = getattr(self, f"{stem}_failing")
             if degraded is None or failing is None:

@@ -2,14 +2,15 @@
 
 `diagnose` / `adiagnose` measure one open store and this process and judge each
 measure against `HealthConfig`; the report's status is its worst check's. Each
-check is a small function of its own, so a new one (the in-process index's lag,
-a write-ahead backlog) is one more entry in `_store_checks` or `_process_checks`.
+check is a small function of its own, so a new one is one more entry in
+`_store_checks`, `_hot_checks` (the in-process index) or `_process_checks`.
 The store checks are written once, as a coroutine: the sync driver runs it on
 LanceDB's own background loop, as `LanceStore.run` does, the async one awaits it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import shutil
@@ -27,6 +28,7 @@ from lancedb.background_loop import LOOP
 
 from .callbacks import CallbackHandler
 from .config import HealthConfig, MemoryConfig
+from .hot.store import HotStore
 from .long_term import SCHEMA_VERSION, LanceStore, read_meta
 from .metrics import MetricsCallback
 
@@ -135,19 +137,28 @@ def unopened(uri: str, error: BaseException) -> HealthReport:
 
 
 def diagnose(
-    store: LanceStore, config: MemoryConfig, callbacks: Iterable[CallbackHandler]
+    store: LanceStore,
+    config: MemoryConfig,
+    callbacks: Iterable[CallbackHandler],
+    hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
     checks: list[Check] = LOOP.run(_store_checks(store, config))  # type: ignore[no-untyped-call]
+    checks += _hot_checks(hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
     return report(checks, seconds=time.perf_counter() - started, store=store.uri)
 
 
 async def adiagnose(
-    store: LanceStore, config: MemoryConfig, callbacks: Iterable[CallbackHandler]
+    store: LanceStore,
+    config: MemoryConfig,
+    callbacks: Iterable[CallbackHandler],
+    hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
     checks = await _store_checks(store, config)
+    # the lag check asks LanceDB for its version: off the event loop
+    checks += await asyncio.to_thread(_hot_checks, hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
     return report(checks, seconds=time.perf_counter() - started, store=store.uri)
 
@@ -282,6 +293,44 @@ async def _versions(store: LanceStore, health: HealthConfig) -> list[Check]:
     advice = None if status is Status.OK else _OPTIMIZE_ADVICE
     detail = f"{len(versions)} versions kept"
     return [Check("versions_since_optimize", status, count, "versions", limit, advice, detail)]
+
+
+# --- the in-process index ----------------------------------------------------------
+
+_BACKLOG_ADVICE = (
+    "commits to the store fall behind the writes: check the store's disk or object "
+    "storage latency; acknowledged writes are safe in the write-ahead log meanwhile"
+)
+_LAG_ADVICE = (
+    "this process has not read since other instances wrote: its next read catches up; "
+    "if the lag stays, look for errors in the 'tiermem' logger"
+)
+
+
+def _hot_checks(hot: HotStore | None, health: HealthConfig) -> list[Check]:
+    if hot is None:
+        return []  # hot.enabled is off: LanceDB serves every operation
+    limit = Limit(health.write_backlog_degraded, health.write_backlog_failing)
+    status = limit.judge(hot.backlog)
+    checks = [Check("write_backlog", status, hot.backlog, "writes", limit,
+                    None if status is Status.OK else _BACKLOG_ADVICE,
+                    "acknowledged, not yet committed to the store")]  # fmt: skip
+    if hot.load_error is not None:
+        checks.append(Check("index_lag", Status.DEGRADED, None, advice=(
+            "the in-process index could not load, so LanceDB serves every read (slower); "
+            "reopen the store to try again"), detail=str(hot.load_error)))  # fmt: skip
+        return checks
+    lag = hot.lag()
+    if lag is None:
+        checks.append(Check("index_lag", Status.OK, "loading", detail=(
+            "the in-process index is loading; LanceDB serves reads meanwhile")))  # fmt: skip
+        return checks
+    limit = Limit(health.index_lag_versions_degraded, health.index_lag_versions_failing)
+    status = limit.judge(lag)
+    checks.append(Check("index_lag", status, lag, "versions", limit,
+                        None if status is Status.OK else _LAG_ADVICE,
+                        "table versions the in-process index has not taken in"))  # fmt: skip
+    return checks
 
 
 # --- the process -------------------------------------------------------------------

@@ -731,6 +731,7 @@ class LanceStore:
     ) -> None:
         self._schema = table_schema(dimensions)
         self.uri = uri
+        self.table_name = table
         #: seconds a read may lag other writers; 0: never, None: unbounded
         self.read_consistency_seconds = read_consistency_seconds
         #: when the table last caught up with the newest version (monotonic seconds)

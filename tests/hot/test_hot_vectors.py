@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -103,40 +105,69 @@ def test_a_zero_vector_is_stored_and_never_near(embedded: tuple[np.ndarray, np.n
     assert distances[-1] == pytest.approx(1.0)
 
 
-def test_saved_index_opens_memory_mapped_and_takes_writes(
-    tmp_path: Path, graph: VectorIndex, embedded: tuple[np.ndarray, np.ndarray]
-) -> None:
-    qs = embedded[1]
-    graph.save(tmp_path / "vectors")
-    opened = VectorIndex.open(tmp_path / "vectors", hnsw_rows=1_000)
-    assert opened.has_graph
-    assert isinstance(opened._matrix, np.memmap)
-    for q in qs[:5]:
-        assert opened.search(q, limit=30)[0].tolist() == graph.search(q, limit=30)[0].tolist()
-    # writes after a memory-mapped open: the graph and matrix move into memory first
-    opened.add(np.array([ROWS]), -qs[0][None, :])
-    opened.add(np.array([ROWS + 1]), qs[0][None, :])
-    top = opened.search(qs[0], limit=1)[0]
-    assert top.tolist() == [ROWS + 1]
-    opened.delete(top)
-    assert ROWS + 1 not in opened.search(qs[0], limit=30)[0].tolist()
-    # the saved files are unchanged by writes to the opened copy
-    assert VectorIndex.open(tmp_path / "vectors").search(qs[0], limit=1)[0][0] != ROWS + 1
-
-
-def test_a_second_save_replaces_the_first(tmp_path: Path, embedded: tuple[np.ndarray, ...]) -> None:
-    matrix, _ = embedded
-    index = VectorIndex(matrix.shape[1], hnsw_rows=None)
-    index.add(np.arange(10), matrix[:10])
-    index.save(tmp_path / "v")
-    index.add(np.arange(10, 20), matrix[10:20])
-    index.save(tmp_path / "v")
-    assert len(VectorIndex.open(tmp_path / "v")) == 20
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
-
-
 def test_bad_shapes_and_dimensions_are_refused() -> None:
     with pytest.raises(ValueError, match="dimensions"):
         VectorIndex(0)
     with pytest.raises(ValueError, match="vectors"):
         VectorIndex(4).add(np.arange(3), np.ones((2, 4)))
+
+
+def test_a_background_graph_takes_in_what_changed_while_it_was_built(
+    embedded: tuple[np.ndarray, np.ndarray],
+) -> None:
+    matrix, qs = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=1_000, background=True)
+    index._building = object()  # type: ignore[assignment]  # hold the thread: steps run by hand
+    index.add(np.arange(4_000), matrix[:4_000])
+    snapshot = index._snapshot()
+    # while the graph is built: rows added, built rows deleted, searches exact
+    index.add(np.arange(4_000, ROWS), matrix[4_000:])
+    best = index.search(qs[0], limit=10)[0]
+    index.delete(best[:3])
+    assert not index.has_graph
+    index._swap_in(*index._build(snapshot))
+    assert index.has_graph
+    for q in qs[:10]:
+        rows = index.search(q, limit=160)[0]
+        assert not set(rows.tolist()) & set(best[:3].tolist())
+        live = np.setdiff1d(np.arange(ROWS), best[:3])
+        truth = set(_brute(matrix, q, live, 160))
+        assert len(truth & set(rows.tolist())) / 160 >= 0.9
+    # a row written after the snapshot is in the graph itself, not only in the matrix
+    found = index._graph.search(matrix[ROWS - 1], 1)  # type: ignore[union-attr]
+    assert int(found.keys[0]) == ROWS - 1
+
+
+def test_a_background_graph_is_built_on_a_thread(embedded: tuple[np.ndarray, ...]) -> None:
+    matrix, qs = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=1_000, background=True)
+    index.add(np.arange(ROWS), matrix)
+    exact = index.search(qs[0], limit=5)[0]  # served at once, built or not
+    assert index.wait_graph(timeout=120)
+    assert index.search(qs[0], limit=5)[0].tolist() == exact.tolist()
+
+
+def test_closing_stops_a_background_build(embedded: tuple[np.ndarray, ...]) -> None:
+    matrix, qs = embedded
+    index = VectorIndex(matrix.shape[1], hnsw_rows=1_000, background=True)
+    index.add(np.arange(ROWS), matrix)
+    index.close()
+    assert index._building is not None
+    assert not index._building.is_alive()
+    assert len(index.search(qs[0], limit=5)[0]) == 5  # exact search still serves
+
+
+def test_a_process_exiting_mid_build_exits_cleanly(embedded: tuple[np.ndarray, ...]) -> None:
+    # a native build thread still running at exit aborts the process ("terminate called")
+    script = textwrap.dedent("""
+        import numpy as np
+        from tiermem.hot.vectors import VectorIndex
+        index = VectorIndex(64, hnsw_rows=1_000, background=True)
+        index.add(np.arange(20_000), np.random.default_rng(0).random((20_000, 64)))
+        print("exiting", index.has_graph)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exiting False"
+    assert done.stderr == ""

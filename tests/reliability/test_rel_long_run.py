@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tiermem import MemoryConfig, TieredMemory
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -102,3 +104,17 @@ def test_the_long_run_benchmark_runs(tmp_path: Path) -> None:
     samples = long_run.run(long_run.parse_args(argv), tmp_path / "store")
     assert [s.turns for s in samples] == [0, 150, 300]
     assert all(s.rss_mb > 0 and s.ctx_tokens <= 2_000 for s in samples)
+
+
+def test_the_long_run_of_single_remember_calls_reports_its_flatness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--turns", "240", "--single", "240", "--every", "120", "--queries", "2",
+            "--api", "remember"]  # fmt: skip
+    samples = long_run.run(long_run.parse_args(argv), tmp_path / "store")
+    assert [s.turns for s in samples] == [0, 120, 240]
+    with TieredMemory(tmp_path / "store") as mem:
+        assert mem.stats()["memories"] == 240
+    assert "context p50 at 240 / at 120 turns" in capsys.readouterr().out
+    report = long_run.flatness(samples, [1.0] * 100 + [3.0] * 100, window=100)
+    assert "p50 of the last / first 100: 3.00 / 1.00 ms (3.00x)" in report

@@ -67,6 +67,7 @@ class HotIndex:
         dimensions: the embedder's vector length.
         commit_rows: rows the full-text index holds uncommitted (scored from its tail).
         hnsw_rows: rows in a search's scope from which vectors are searched by graph.
+        background_graph: build that graph on a thread, searching exactly meanwhile.
     """
 
     def __init__(
@@ -75,10 +76,11 @@ class HotIndex:
         *,
         commit_rows: int = DEFAULT_COMMIT_ROWS,
         hnsw_rows: int | None = DEFAULT_HNSW_ROWS,
+        background_graph: bool = False,
     ) -> None:
         self.columns = Columns()
         self.text = TextIndex(commit_rows=commit_rows)
-        self.vectors = VectorIndex(dimensions, hnsw_rows=hnsw_rows)
+        self.vectors = VectorIndex(dimensions, hnsw_rows=hnsw_rows, background=background_graph)
         self._records: list[MemoryRecord | None] = []
         self._lock = threading.RLock()
 
@@ -133,6 +135,10 @@ class HotIndex:
                 self._records[int(row)] = None
         return len(rows)
 
+    def close(self) -> None:
+        """Stop background work (a graph being built); searches keep working."""
+        self.vectors.close()
+
     def commit(self) -> None:
         """Fold the full-text tail into tantivy now (it also happens every ``commit_rows``)."""
         with self._lock:
@@ -143,6 +149,12 @@ class HotIndex:
         with self._lock:
             found = (self._records[int(r)] for r in rows)
             return [r for r in found if r is not None]
+
+    def ids(self, rows: Iterable[int]) -> list[str | None]:
+        """The id of the record at each row (None: deleted)."""
+        with self._lock:
+            found = (self._records[int(r)] for r in rows)
+            return [None if r is None else r.id for r in found]
 
     def get(self, record_id: str) -> MemoryRecord | None:
         row = self.columns.row_of(record_id)

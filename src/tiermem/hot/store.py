@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,8 +48,12 @@ from ..long_term import (
 from ..records import MemoryRecord
 from .columns import ScopeFilter
 from .committer import GroupCommit
+from .graph import GraphKeys, load_graph
 from .index import HotIndex
 from .wal import Added, Deleted, WriteAheadLog, read_from
+
+if TYPE_CHECKING:
+    from usearch.index import Index as HnswIndex
 
 try:
     import fcntl
@@ -62,6 +66,8 @@ logger = logging.getLogger("tiermem.hot")
 
 #: the write-ahead logs of a local store live in this folder inside it
 WAL_FOLDER = "_tiermem_wal"
+#: side files of the in-process index (the vector graph), rebuilt when missing
+SIDE_FOLDER = "_tiermem_hot"
 #: ids per delete when a log is replayed (a filter naming every id of a user is long)
 _REPLAY_IDS = 500
 #: a log holding this many bytes is cut back to what is not committed yet
@@ -69,6 +75,9 @@ _CUT_BYTES = 4 << 20
 #: how far before the newest stamp seen a catch-up looks again: a write stamped when it
 #: was acknowledged may reach the table that much later than one stamped after it
 _CATCH_UP_MARGIN_US = 10_000_000
+#: a folder's mtime this long past proves nothing was added since (file times come
+#: from the kernel's coarse clock: two changes within a tick can share one mtime)
+_SETTLED_NS = 1_000_000_000
 
 Pairs = list[tuple[MemoryRecord, float]]
 
@@ -80,6 +89,36 @@ def local_folder(uri: str) -> Path | None:
     if "://" in uri:
         return None
     return Path(uri)
+
+
+class _Folder:
+    """A folder that other processes add files to, looked at with one stat.
+
+    Adding or removing a file changes a folder's mtime, so an mtime that was already
+    settled when last seen and has not changed means no file came or went since.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._settled: int | None = None
+
+    def mtime(self) -> int | None:
+        """The folder's mtime now (None: no folder to watch, or it cannot be read)."""
+        if self._path is None:
+            return None
+        try:
+            return self._path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def unchanged(self, mtime: int | None) -> bool:
+        """Whether ``mtime`` shows no file came or went since `seen` last settled."""
+        return mtime is not None and mtime == self._settled
+
+    def seen(self, mtime: int | None) -> None:
+        """Everything in the folder as of ``mtime`` has been taken in."""
+        settled = mtime is not None and time.time_ns() - mtime > _SETTLED_NS
+        self._settled = mtime if settled else None
 
 
 class _Log:
@@ -96,12 +135,18 @@ class _Log:
         self._wal: WriteAheadLog | None = None
         self._lock_fd = -1
         self._name = ""
+        self._watch = _Folder(folder)
+        self._others: list[Path] = []
 
-    def others(self) -> Iterable[Path]:
+    def others(self) -> list[Path]:
         """The logs of the other processes writing to this store now (or lately)."""
-        if not self.folder.is_dir():
-            return ()
-        return [p for p in self.folder.glob("*.wal") if p.stem != self._name]
+        mtime = self._watch.mtime()
+        if mtime is None:
+            return []
+        if not self._watch.unchanged(mtime):
+            self._others = [p for p in self.folder.glob("*.wal") if p.stem != self._name]
+            self._watch.seen(mtime)
+        return self._others
 
     def orphans(self) -> Iterable[tuple[Path, int]]:
         """(log, its lock's descriptor) of every log whose process is gone, locked now."""
@@ -177,7 +222,14 @@ class HotStore:
     ) -> None:
         self._lance = lance
         self._alance = AsyncLanceStore(lance)
-        self.index = HotIndex(dimensions, hnsw_rows=hnsw_rows)
+        self.index = HotIndex(dimensions, hnsw_rows=hnsw_rows, background_graph=True)
+        local = local_folder(lance.uri)
+        #: where the vector graph is kept between runs (a local store only)
+        self._graph_folder = (
+            local / SIDE_FOLDER / f"{lance.table_name}.graph" if local is not None else None
+        )
+        if self._graph_folder is not None:
+            self.index.vectors.seed = self._restore_graph
         folder = local_folder(lance.uri) if wal else None
         self._log = _Log(folder / WAL_FOLDER, fsync=fsync) if folder is not None else None
         #: object storage: other instances see a write once committed, so commit first
@@ -195,6 +247,11 @@ class HotStore:
         self._watermark = 0
         #: how far this index has read each other process's log: name -> (inode, offset)
         self._tails: dict[str, tuple[int, int]] = {}
+        #: a local table's versions folder: a commit adds a file there, so one stat
+        #: tells whether the version round trip is needed
+        self._table_versions = _Folder(
+            local / f"{lance.table_name}.lance" / "_versions" if local is not None else None
+        )
         self._commits = GroupCommit(self._commit, self._committed)
         if self._log is not None:
             self._replay_orphans()
@@ -253,6 +310,14 @@ class HotStore:
 
     def wait_warm(self, timeout: float | None = None) -> bool:
         return self._warm.wait(timeout)
+
+    def lag(self) -> int | None:
+        """Table versions committed since the one this index reflects (None: loading)."""
+        if not self.warm:
+            return None
+        newest: int = self._lance.run(Version())
+        with self._versions:
+            return max(newest - self._version, 0)
 
     @property
     def backlog(self) -> int:
@@ -366,27 +431,35 @@ class HotStore:
         with self._lock:
             if self._log is not None:
                 self._read_logs()
-            version: int = self._lance.run(Version())
-            with self._versions:
-                if version == self._version:
-                    return
-            since = max(self._watermark - _CATCH_UP_MARGIN_US, 0)
-            version, rows, gone = self._lance.run(Changes(since))
-            newer = [i for i, w in rows if w > self._written.get(i, -1)]
-            if newer:
-                for record, vector, written in self._lance.run(Take(newer)):
-                    if written > self._written.get(record.id, -1):
-                        self.index.add([record], vector[None, :])
-                        self._written[record.id] = written
-            dropped = [i for i, w in gone if w >= self._written.get(i, w)]
-            if dropped:
-                self.index.delete(dropped)
-                for record_id, written in gone:
-                    self._written[record_id] = max(written, self._written.get(record_id, 0))
-            stamps = [w for _, w in rows] + [w for _, w in gone]
-            self._watermark = max([self._watermark, *stamps])
-            with self._versions:
-                self._version = version
+            mtime = self._table_versions.mtime()
+            if self._table_versions.unchanged(mtime):
+                return
+            self._catch_up_with_table()
+            self._table_versions.seen(mtime)
+
+    def _catch_up_with_table(self) -> None:
+        """Rows and deletions newer than this index's watermark, if the table moved."""
+        version: int = self._lance.run(Version())
+        with self._versions:
+            if version == self._version:
+                return
+        since = max(self._watermark - _CATCH_UP_MARGIN_US, 0)
+        version, rows, gone = self._lance.run(Changes(since))
+        newer = [i for i, w in rows if w > self._written.get(i, -1)]
+        if newer:
+            for record, vector, written in self._lance.run(Take(newer)):
+                if written > self._written.get(record.id, -1):
+                    self.index.add([record], vector[None, :])
+                    self._written[record.id] = written
+        dropped = [i for i, w in gone if w >= self._written.get(i, w)]
+        if dropped:
+            self.index.delete(dropped)
+            for record_id, written in gone:
+                self._written[record_id] = max(written, self._written.get(record_id, 0))
+        stamps = [w for _, w in rows] + [w for _, w in gone]
+        self._watermark = max([self._watermark, *stamps])
+        with self._versions:
+            self._version = version
 
     def _committed(self, lsn: int) -> None:
         if self._log is not None:
@@ -421,9 +494,12 @@ class HotStore:
         assert self._log is not None
         for path in self._log.others():
             try:
-                inode = path.stat().st_ino
+                status = path.stat()
+                inode = status.st_ino
                 known, offset = self._tails.get(path.stem, (inode, 0))
-                if known != inode or path.stat().st_size < offset:
+                if status.st_size == offset and known == inode:
+                    continue  # nothing appended since
+                if known != inode or status.st_size < offset:
                     offset = 0  # rewritten after a commit: what it dropped is in the table
                 entries, offset = read_from(path, offset)
             except FileNotFoundError:
@@ -492,9 +568,26 @@ class HotStore:
         if self._closed:
             return
         self._closed = True
+        self.index.close()
         self._commits.close()
+        self._save_graph()
         if self._log is not None:
             self._log.close(clean=self._commits.backlog == 0)
+
+    def _restore_graph(self) -> tuple[HnswIndex, GraphKeys] | None:
+        assert self._graph_folder is not None
+        index = self.index
+        return load_graph(self._graph_folder, index.vectors.dimensions, index.columns.row_of,
+                          len(index.vectors))  # fmt: skip
+
+    def _save_graph(self) -> None:
+        """Keep the vector graph for the next process: building it anew takes minutes."""
+        if self._graph_folder is None:
+            return
+        try:
+            self.index.vectors.save_graph(self._graph_folder, self.index.ids)
+        except OSError as exc:  # a read-only or full disk: the next process builds it
+            logger.warning("the vector graph could not be saved: %s", exc)
 
 
 def _filtered_only(scope: Scope, may_expire: bool) -> Scope:

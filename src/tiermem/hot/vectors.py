@@ -10,21 +10,26 @@ graph search is searched exactly over its own rows.
 
 from __future__ import annotations
 
-import json
+import atexit
+import logging
 import math
-import os
-import shutil
 import threading
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .graph import GraphKeys, save_graph
+
 if TYPE_CHECKING:
     from usearch.index import Index as HnswIndex
 
 __all__ = ["DEFAULT_HNSW_ROWS", "VectorIndex"]
+
+logger = logging.getLogger("tiermem.hot")
 
 #: Live rows from which a graph is built and used (measured: benchmarks/hot_floor.py).
 DEFAULT_HNSW_ROWS = 50_000
@@ -37,8 +42,25 @@ _EXPANSION_SEARCH = 512
 _OVERSAMPLE = 2
 #: Above this many graph candidates a filtered search is cheaper done exactly.
 _MAX_GRAPH_CANDIDATES = 4_096
-_FORMAT = 1
 _BATCH_ROWS = 64
+#: rows a background build adds between looks at whether it should stop
+_BUILD_SLICE = 512
+
+
+class _StoppedError(Exception):
+    """A background build was told to stop."""
+
+
+#: indexes building a graph now: stopped before the interpreter exits, as a native
+#: build thread still running then aborts the process
+_BUILDING: weakref.WeakSet[VectorIndex] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    for index in list(_BUILDING):
+        index.close()
+
 
 Rows = NDArray[np.int64]
 Mask = NDArray[np.bool_]
@@ -78,16 +100,29 @@ class VectorIndex:
         hnsw_rows: live rows from which the graph is used; None never builds one.
     """
 
-    def __init__(self, dimensions: int, *, hnsw_rows: int | None = DEFAULT_HNSW_ROWS) -> None:
+    def __init__(
+        self,
+        dimensions: int,
+        *,
+        hnsw_rows: int | None = DEFAULT_HNSW_ROWS,
+        background: bool = False,
+    ) -> None:
         if dimensions < 1:
             raise ValueError(f"dimensions: must be positive, got {dimensions}")
         self.dimensions = dimensions
         self.hnsw_rows = hnsw_rows
+        #: build the graph on a thread while exact search serves (35 s at 100k rows)
+        self.background = background
+        self._building: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._keys = GraphKeys()
+        self._graph_changed = False  # since it was restored or saved
+        #: a graph to start from instead of building one (a side file), if any
+        self.seed: Callable[[], tuple[HnswIndex, GraphKeys] | None] | None = None
         self._matrix: Floats = np.zeros((0, dimensions), np.float32)
         self._live: Mask = np.zeros(0, np.bool_)
         self._size = 0
         self._graph: HnswIndex | None = None
-        self._graph_viewed = False  # memory-mapped: read-only until copied into memory
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -118,9 +153,16 @@ class VectorIndex:
             if self._graph is not None:
                 # a batch is bulk work for every core; one row is not worth a thread pool
                 threads = 0 if len(rows) > _BATCH_ROWS else 1
-                self._writable_graph().add(rows.astype(np.uint64), unit, threads=threads)
+                self._graph.add(self._keys.keys(rows), unit, threads=threads)
+                self._graph_changed = True
             elif self.hnsw_rows is not None and self.live_count >= self.hnsw_rows:
-                self.build_graph()
+                if not self.background:
+                    self.build_graph()
+                elif self._building is None:
+                    self._building = threading.Thread(
+                        target=self._build_beside, name="tiermem-graph", daemon=True
+                    )
+                    self._building.start()
 
     def _reserve(self, size: int) -> None:
         if size <= len(self._matrix):
@@ -139,29 +181,110 @@ class VectorIndex:
         with self._lock:
             self._live[rows] = False
             if self._graph is not None and len(rows):
-                self._writable_graph().remove(rows.astype(np.uint64))
+                self._graph.remove(self._keys.keys(rows))
+                self._graph_changed = True
 
     def build_graph(self) -> None:
         """Index every live row in an HNSW graph (f16), replacing any graph there was."""
-        from usearch.index import Index
-
         with self._lock:
-            graph = Index(
-                ndim=self.dimensions, metric="cos", dtype="f16", connectivity=_CONNECTIVITY,
-                expansion_add=_EXPANSION_ADD, expansion_search=_EXPANSION_SEARCH, multi=False,
-            )  # fmt: skip
+            graph = self._new_graph()
             rows = np.flatnonzero(self._live[: self._size])
             if len(rows):
                 graph.add(rows.astype(np.uint64), self._matrix[rows], threads=0)
-            self._graph, self._graph_viewed = graph, False
+            self._graph, self._keys = graph, GraphKeys()
+            self._graph_changed = True
 
-    def _writable_graph(self) -> HnswIndex:
-        assert self._graph is not None
-        if self._graph_viewed:
-            # a memory-mapped graph cannot change: copy it into memory on the first write
-            self._graph = self._graph.copy()
-            self._graph_viewed = False
-        return self._graph
+    def wait_graph(self, timeout: float | None = None) -> bool:
+        """Wait for a graph being built in the background; whether one is in use."""
+        building = self._building
+        if building is not None:
+            building.join(timeout)
+        return self._graph is not None
+
+    def _new_graph(self) -> HnswIndex:
+        from usearch.index import Index
+
+        return Index(
+            ndim=self.dimensions, metric="cos", dtype="f16", connectivity=_CONNECTIVITY,
+            expansion_add=_EXPANSION_ADD, expansion_search=_EXPANSION_SEARCH, multi=False,
+        )  # fmt: skip
+
+    def _build_beside(self) -> None:
+        _BUILDING.add(self)
+        try:
+            start = self.seed() if self.seed is not None else None
+            self._swap_in(*self._build(self._snapshot(), start))
+        except _StoppedError:
+            pass
+        except Exception as exc:  # exact search goes on serving: slower, still right
+            logger.warning("the vector graph could not be built: %s", exc)
+        finally:
+            _BUILDING.discard(self)
+
+    def _snapshot(self) -> tuple[Floats, Rows]:
+        """The matrix and its live rows as of now: rows never change once written, so
+        the graph can be built from them without the lock."""
+        with self._lock:
+            return self._matrix, np.flatnonzero(self._live[: self._size])
+
+    def _build(
+        self, snapshot: tuple[Floats, Rows], start: tuple[HnswIndex, GraphKeys] | None = None
+    ) -> tuple[HnswIndex, GraphKeys, Rows, bool]:
+        """A graph of the snapshot's live rows: ``start`` (a restored graph) with what it
+        lacks and without what it should not have, or a new one. Also the rows it holds
+        and whether it differs from ``start``."""
+        matrix, live = snapshot
+        graph, keys = start if start is not None else (self._new_graph(), GraphKeys())
+        alive = np.zeros(len(live) and int(live[-1]) + 1, np.bool_)
+        alive[live] = True
+        restored = keys.saved_rows[keys.saved_rows >= 0]
+        restored = restored[restored < len(alive)]
+        restored = restored[alive[restored]]
+        stray = np.setdiff1d(np.asarray(graph.keys, dtype=np.int64), keys.keys(restored))
+        if len(stray):
+            graph.remove(stray.astype(np.uint64))
+        alive[restored] = False
+        rows = np.flatnonzero(alive)
+        # in slices, one thread: the other core keeps serving, and a close need not
+        # wait for the whole build (nor may the process exit inside one)
+        for first in range(0, len(rows), _BUILD_SLICE):
+            if self._stop.is_set():
+                raise _StoppedError
+            part = rows[first : first + _BUILD_SLICE]
+            graph.add(keys.keys(part), matrix[part], threads=1)
+        changed = start is None or bool(len(stray) or len(rows))
+        return graph, keys, np.concatenate([restored, rows]), changed
+
+    def close(self) -> None:
+        """Stop a graph being built in the background, waiting at most for one slice."""
+        self._stop.set()
+        building = self._building
+        if isinstance(building, threading.Thread) and building.is_alive():
+            building.join()
+
+    def _swap_in(self, graph: HnswIndex, keys: GraphKeys, built: Rows, changed: bool) -> None:
+        """Use ``graph`` from now on, with what was written and deleted while it was built."""
+        with self._lock:
+            gone = built[~self._live[built]]
+            if len(gone):
+                graph.remove(keys.keys(gone))
+            missing = self._live[: self._size].copy()
+            missing[built] = False
+            since = np.flatnonzero(missing)
+            if len(since):
+                graph.add(keys.keys(since), self._matrix[since], threads=0)
+            self._graph, self._keys = graph, keys
+            self._graph_changed = changed or bool(len(gone) or len(since))
+
+    def save_graph(self, folder: Path, ids_of: Callable[[Rows], Sequence[str | None]]) -> bool:
+        """Keep the graph in ``folder`` for the next process (see `graph`), unless it is
+        unchanged since it was restored from there; whether it was written."""
+        with self._lock:
+            if self._graph is None or not self._graph_changed:
+                return False
+            save_graph(folder, self._graph, self._keys, ids_of)
+            self._graph_changed = False
+            return True
 
     def distances(self, vector: NDArray[np.floating], rows: Rows) -> Floats:
         """Exact cosine distances from ``vector`` to ``rows``."""
@@ -211,54 +334,9 @@ class VectorIndex:
         # the stub types this property read-only; usearch defines its setter
         self._graph.expansion_search = max(_EXPANSION_SEARCH, count)  # type: ignore[misc]
         matches = self._graph.search(query, count, threads=1)
-        rows = np.asarray(matches.keys, dtype=np.int64)
-        rows = rows[(rows < self._size)]
+        rows = self._keys.rows(np.asarray(matches.keys, dtype=np.uint64))
+        rows = rows[(rows >= 0) & (rows < self._size)]
         rows = rows[mask[rows]]
         if len(rows) < min(limit, wanted):
             return None  # the filter left too few: the exact search will not
         return _top(rows, _dot(self._matrix[rows], query), limit)
-
-    # --- side files ------------------------------------------------------------
-
-    def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write the index to ``folder`` (replaced whole: a reader never sees half of it)."""
-        target = Path(folder)
-        staging = target.with_name(target.name + ".saving")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        with self._lock:
-            np.save(staging / "vectors.npy", self._matrix[: self._size])
-            np.save(staging / "live.npy", self._live[: self._size])
-            if self._graph is not None:
-                self._graph.save(str(staging / "graph.usearch"))
-            meta = {"format": _FORMAT, "dimensions": self.dimensions, "rows": self._size,
-                    "graph": self._graph is not None}  # fmt: skip
-        (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-
-    @classmethod
-    def open(
-        cls, folder: str | os.PathLike[str], *, hnsw_rows: int | None = DEFAULT_HNSW_ROWS
-    ) -> VectorIndex:
-        """An index saved by `save`, its vectors and graph memory-mapped, not read."""
-        from usearch.index import Index
-
-        source = Path(folder)
-        meta = json.loads((source / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"folder: holds vector index format {meta.get('format')!r}, "
-                             f"this reads {_FORMAT}")  # fmt: skip
-        index = cls(int(meta["dimensions"]), hnsw_rows=hnsw_rows)
-        # copy-on-write mappings: pages are read when touched, never written back
-        index._matrix = np.load(source / "vectors.npy", mmap_mode="c")
-        index._live = np.load(source / "live.npy", mmap_mode="c")
-        index._size = int(meta["rows"])
-        if meta["graph"]:
-            index._graph = Index.restore(str(source / "graph.usearch"), view=True)
-            index._graph_viewed = True
-        return index

@@ -1,0 +1,131 @@
+"""The vector graph as a side file: restored by record id into another process's rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hot_data import queries, turns
+
+from tiermem import MemoryConfig, TieredMemory
+from tiermem.hot.graph import GraphKeys, load_graph
+from tiermem.hot.vectors import VectorIndex
+from tiermem.static_embedding import StaticEmbedder
+
+ROWS = 3_000
+
+
+@pytest.fixture(scope="module")
+def embedded() -> tuple[np.ndarray, np.ndarray]:
+    embedder = StaticEmbedder()
+    rows = embedder.embed([r.text for r in turns(ROWS, seed=5)])
+    return np.asarray(rows, np.float32), np.asarray(embedder.embed(queries(20)), np.float32)
+
+
+def _exact_top(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> set[int]:
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    sims = unit[rows] @ (query / np.linalg.norm(query))
+    return set(rows[np.argsort(-sims, kind="stable")[:k]].tolist())
+
+
+def test_identity_keys_and_restored_keys_map_both_ways() -> None:
+    rows = np.array([0, 5, 9], np.int64)
+    assert GraphKeys().keys(rows).tolist() == [0, 5, 9]
+    assert GraphKeys().rows(np.array([0, 5, 9], np.uint64)).tolist() == [0, 5, 9]
+    # saved keys 3 and 7 are rows 1 and 0 here; key 4 names a record gone since
+    keys = GraphKeys(offset=8, saved=np.array([3, 4, 7]), saved_rows=np.array([1, -1, 0]),
+                     key_of_row=np.array([7, 3]))  # fmt: skip
+    assert keys.keys(np.array([0, 1, 2, 5])).tolist() == [7, 3, 10, 13]
+    assert keys.rows(np.array([7, 3, 10, 13, 4, 5], np.uint64)).tolist() == [0, 1, 2, 5, -1, -1]
+
+
+def test_a_saved_graph_serves_another_row_order_without_a_rebuild(
+    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    matrix, qs = embedded
+    ids = [f"r{i}" for i in range(ROWS)]
+    first = VectorIndex(matrix.shape[1], hnsw_rows=500)
+    first.add(np.arange(ROWS), matrix)
+    assert first.save_graph(tmp_path / "g", lambda rows: [ids[int(r)] for r in rows])
+    # the next process loads the records in another order, some deleted, some new
+    rng = np.random.default_rng(1)
+    order = rng.permutation(ROWS)
+    gone = set(order[:100].tolist())
+    kept = [int(i) for i in order if int(i) not in gone]
+    row_of = {ids[i]: row for row, i in enumerate(kept)}
+    second = VectorIndex(matrix.shape[1], hnsw_rows=500, background=True)
+    restored: list[bool] = []
+
+    def seed() -> tuple[object, GraphKeys] | None:
+        found = load_graph(tmp_path / "g", matrix.shape[1], row_of.get, len(kept))
+        restored.append(found is not None)
+        return found  # type: ignore[return-value]
+
+    second.seed = seed  # type: ignore[assignment]
+    second.add(np.arange(len(kept)), matrix[kept])
+    assert second.wait_graph(timeout=120)
+    assert restored == [True]
+    # the restored graph was not rebuilt: its keys are the first process's rows
+    assert second._keys.offset == ROWS
+    live = np.arange(len(kept))
+    for q in qs:
+        rows = second.search(q, limit=100)[0]
+        assert len(_exact_top(matrix[kept], q, live, 100) & set(rows.tolist())) >= 90
+    # rows added after the restore are found through the graph, keyed past the old keys
+    second.add(np.array([len(kept)]), -qs[0][None, :])
+    second.add(np.array([len(kept) + 1]), qs[0][None, :])
+    assert second.search(qs[0], limit=1)[0].tolist() == [len(kept) + 1]
+    second.delete(np.array([len(kept) + 1]))
+    assert len(kept) + 1 not in second.search(qs[0], limit=50)[0].tolist()
+
+
+def test_an_unchanged_restored_graph_is_not_written_again(
+    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
+) -> None:
+    matrix, _ = embedded
+    ids = [f"r{i}" for i in range(ROWS)]
+    first = VectorIndex(matrix.shape[1], hnsw_rows=500)
+    first.add(np.arange(ROWS), matrix)
+    first.save_graph(tmp_path / "g", lambda rows: [ids[int(r)] for r in rows])
+    second = VectorIndex(matrix.shape[1], hnsw_rows=500, background=True)
+    row_of = {i: n for n, i in enumerate(ids)}
+    second.seed = lambda: load_graph(tmp_path / "g", matrix.shape[1], row_of.get, ROWS)
+    second.add(np.arange(ROWS), matrix)
+    assert second.wait_graph(timeout=120)
+    assert not second.save_graph(tmp_path / "g", lambda rows: [ids[int(r)] for r in rows])
+
+
+def test_a_missing_torn_or_foreign_side_file_is_rebuilt(tmp_path: Path) -> None:
+    assert load_graph(tmp_path / "none", 8, lambda _: 0, 1) is None
+    folder = tmp_path / "g"
+    folder.mkdir()
+    (folder / "meta.json").write_text('{"format": 1, "dimensions": 8, "token": "x"}')
+    assert load_graph(folder, 8, lambda _: 0, 1) is None  # its files are missing
+    (folder / "meta.json").write_text("{not json")
+    assert load_graph(folder, 8, lambda _: 0, 1) is None
+
+
+def test_a_store_reopened_restores_its_graph_and_forgets_what_was_deleted(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store"
+    config = MemoryConfig(hot={"hnsw_rows": 300, "background_rows": 100_000})
+    facts = [f"note {i}: parcel {i} waits at locker {i % 97} in hall {i % 13}" for i in range(900)]
+    with TieredMemory(store, config=config) as mem:
+        mem.add_messages([{"role": "user", "content": f} for f in facts], session_id="s",
+                         user_id="u")  # fmt: skip
+        assert mem._hot is not None
+        assert mem._hot.index.vectors.wait_graph(timeout=120)
+        before = [h.record.id for h in mem.search("parcel 17 locker", user_id="u", k=5)]
+    assert (store / "_tiermem_hot" / "records.graph" / "meta.json").exists()
+    # deleted by an instance without the hot path: the graph still holds it
+    with TieredMemory(store, config=MemoryConfig(hot={"enabled": False})) as other:
+        other.forget(before[0])
+    with TieredMemory(store, config=config) as mem:
+        assert mem._hot is not None
+        assert mem._hot.index.vectors.wait_graph(timeout=120)
+        assert mem._hot.index.vectors._keys.offset > 0  # restored, not built anew
+        after = [h.record.id for h in mem.search("parcel 17 locker", user_id="u", k=5)]
+        assert before[0] not in after
+        assert after[:4] == before[1:5]
