@@ -88,7 +88,10 @@ class LongTermConfig(_Frozen):
         0.0, ge=0.0, description="how stale reads may be (0: see other writers at once)"
     )
     vector_index_rows: int | None = Field(
-        50_000, gt=0, description="rows from which optimize builds a vector index; None: never"
+        50_000,
+        gt=0,
+        description="rows from which optimize builds LanceDB's vector index, with the hot path"
+        " off (on, vectors are searched in process); None: never",
     )
     optimize_every: int | None = Field(
         200, gt=0, description="rows written between background compactions; None: never"

@@ -828,7 +828,10 @@ class TieredMemory:
     def _optimize(self) -> Flow[int]:
         started = time.perf_counter()
         long_term = self.config.long_term
-        rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
+        # the in-process index serves vectors: LanceDB's own index would cost minutes of
+        # CPU at 100k rows for reads that only a store opened with the hot path off makes
+        vector_rows = long_term.vector_index_rows if self._hot is None else None
+        rows: int = yield Optimize(vector_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
         return rows
 
