@@ -134,6 +134,10 @@ class HotConfig(_Frozen):
         50_000, gt=0, description="rows in a scope from which vectors are searched by HNSW"
         " graph (exact below); None: always exact",
     )  # fmt: skip
+    max_rows: int | None = Field(
+        250_000, ge=0, description="a store with more rows at open is served by LanceDB: the"
+        " index holds every row in memory (about 4 KB each); None: no limit",
+    )  # fmt: skip
 
 
 class RetrievalConfig(_Frozen):

@@ -208,6 +208,7 @@ class HotStore:
         background_rows: a table larger than this loads in the background, with
             LanceDB serving reads until it has.
         hnsw_rows: rows in a scope from which vectors are searched by graph.
+        rows: the table's rows, if the caller has just counted them.
     """
 
     def __init__(
@@ -219,6 +220,7 @@ class HotStore:
         wal: bool = True,
         background_rows: int = 20_000,
         hnsw_rows: int | None = 50_000,
+        rows: int | None = None,
     ) -> None:
         self._lance = lance
         self._alance = AsyncLanceStore(lance)
@@ -255,7 +257,8 @@ class HotStore:
         self._commits = GroupCommit(self._commit, self._committed)
         if self._log is not None:
             self._replay_orphans()
-        rows: int = lance.run(Count(Scope()))
+        if rows is None:
+            rows = int(lance.run(Count(Scope())))
         if rows <= background_rows:
             self._load()
         else:
