@@ -289,15 +289,17 @@ class HotStore:
 
     def _load(self) -> None:
         try:
-            version, rows = load_all(self._lance)
-            if rows:
-                self.index.add([r for r, _, _ in rows], np.stack([v for _, v, _ in rows]))
+            version, slices = load_all(self._lance)
+            stamps: dict[str, int] = {}
+            for loaded in slices:
+                if loaded.records:
+                    self.index.add(loaded.records, loaded.vectors)
+                stamps.update(zip((r.id for r in loaded.records), loaded.written, strict=True))
             self.index.commit()
             with self._lock:
                 self._version = version
-                for record, _, written in rows:
-                    self._written[record.id] = written
-                self._watermark = max((w for _, _, w in rows), default=0)
+                self._written.update(stamps)
+                self._watermark = max(stamps.values(), default=0)
                 for op in self._during:
                     self._apply(op)
                 self._during.clear()
