@@ -11,7 +11,14 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from tiermem import ConfigError, HealthReport, MemoryConfig, MetricsCallback, TieredMemory
+from tiermem import (
+    ConfigError,
+    HealthReport,
+    HotConfig,
+    MemoryConfig,
+    MetricsCallback,
+    TieredMemory,
+)
 from tiermem.callbacks import HealthChecked
 from tiermem.cli import app
 from tiermem.health import Limit, Status, versions_since_optimize
@@ -80,12 +87,18 @@ def test_a_missing_vector_index_past_its_size_is_reported(tmp_path: Path) -> Non
     config = MemoryConfig(
         long_term={"optimize_every": None, "vector_index_rows": 2},
         health={"unindexed_rows_degraded": 1},
+        hot={"enabled": False},
     )
     with TieredMemory(tmp_path, config=config) as mem:
         mem.add_messages([{"role": "user", "content": f"row {i}"} for i in range(3)])
         vector = mem.health().check("vector_index")
         assert (vector.status, vector.value) == (Status.DEGRADED, 3)
         assert "no vector index yet" in vector.detail
+    # with the hot path on, LanceDB's vector index is not wanted: vectors are in process
+    with TieredMemory(tmp_path, config=config.model_copy(update={"hot": HotConfig()})) as mem:
+        vector = mem.health().check("vector_index")
+        assert (vector.status, vector.value) == (Status.OK, 0)
+        assert "in-process index" in vector.detail
 
 
 def test_disk_free_fails_below_its_threshold_and_only_for_local_stores(tmp_path: Path) -> None:

@@ -105,3 +105,20 @@ def test_lancedb_caches_stay_within_their_configured_size(tmp_path: Path) -> Non
     bounded = _cache_bytes(tmp_path / "bounded", 1)
     assert bounded <= 2 * 1024 * 1024 * 1.05  # 1 MB each for indexes and metadata
     assert unbounded > 2 * bounded  # the bound was what held it, not a small workload
+
+
+def test_lancedb_builds_a_vector_index_only_when_the_hot_path_is_off(tmp_path: Path) -> None:
+    def vector_indexed(hot: bool) -> bool:
+        folder = tmp_path / f"hot-{hot}"
+        config = MemoryConfig(long_term={"optimize_every": None, "vector_index_rows": 300},
+                              hot={"enabled": hot})  # fmt: skip
+        with TieredMemory(folder, config=config) as mem:
+            mem.add_messages([{"role": "user", "content": f"fact {i} of Lisbon"}
+                              for i in range(400)], session_id="s")  # fmt: skip
+            mem.optimize()
+            assert len(mem.search("Lisbon fact 7", session_id="s", k=5)) == 5
+        table = lancedb.connect(folder).open_table("records")
+        return any(index.columns == ["vector"] for index in table.list_indices())
+
+    assert vector_indexed(hot=False)
+    assert not vector_indexed(hot=True)  # the in-process index serves the vectors

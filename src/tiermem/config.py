@@ -88,7 +88,10 @@ class LongTermConfig(_Frozen):
         0.0, ge=0.0, description="how stale reads may be (0: see other writers at once)"
     )
     vector_index_rows: int | None = Field(
-        50_000, gt=0, description="rows from which optimize builds a vector index; None: never"
+        50_000,
+        gt=0,
+        description="rows from which optimize builds LanceDB's vector index, with the hot path"
+        " off (on, vectors are searched in process); None: never",
     )
     optimize_every: int | None = Field(
         200, gt=0, description="rows written between background compactions; None: never"
@@ -130,6 +133,10 @@ class HotConfig(_Frozen):
     hnsw_rows: int | None = Field(
         50_000, gt=0, description="rows in a scope from which vectors are searched by HNSW"
         " graph (exact below); None: always exact",
+    )  # fmt: skip
+    max_rows: int | None = Field(
+        250_000, ge=0, description="a store with more rows at open is served by LanceDB: the"
+        " index holds every row in memory (about 4 KB each); None: no limit",
     )  # fmt: skip
 
 

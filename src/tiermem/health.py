@@ -143,7 +143,9 @@ def diagnose(
     hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
-    checks: list[Check] = LOOP.run(_store_checks(store, config))  # type: ignore[no-untyped-call]
+    checks: list[Check] = LOOP.run(  # type: ignore[no-untyped-call]
+        _store_checks(store, config, hot=hot is not None)
+    )
     checks += _hot_checks(hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
     return report(checks, seconds=time.perf_counter() - started, store=store.uri)
@@ -156,7 +158,7 @@ async def adiagnose(
     hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
-    checks = await _store_checks(store, config)
+    checks = await _store_checks(store, config, hot=hot is not None)
     # the lag check asks LanceDB for its version: off the event loop
     checks += await asyncio.to_thread(_hot_checks, hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
@@ -173,12 +175,12 @@ _OPTIMIZE_ADVICE = (
 )
 
 
-async def _store_checks(store: LanceStore, config: MemoryConfig) -> list[Check]:
+async def _store_checks(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
     health = config.health
     probes: list[tuple[tuple[str, ...], Callable[[], Awaitable[list[Check]]]]] = [
         (("store_writable",), lambda: _writable(store, health)),
         (("schema_version",), lambda: _schema(store)),
-        (("full_text_index", "vector_index"), lambda: _indexes(store, config)),
+        (("full_text_index", "vector_index"), lambda: _indexes(store, config, hot=hot)),
         (("versions_since_optimize",), lambda: _versions(store, health)),
     ]
     checks: list[Check] = []
@@ -242,7 +244,7 @@ async def _schema(store: LanceStore) -> list[Check]:
     return [Check("schema_version", Status.FAILING, version, advice=advice, detail=detail)]
 
 
-async def _indexes(store: LanceStore, config: MemoryConfig) -> list[Check]:
+async def _indexes(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
     table = store.async_table
     health = config.health
     limit = Limit(health.unindexed_rows_degraded, health.unindexed_rows_failing)
@@ -261,6 +263,8 @@ async def _indexes(store: LanceStore, config: MemoryConfig) -> list[Check]:
     if vector is not None:
         unindexed = int(vector.num_unindexed_rows or 0)
         detail = "searched by a scan until indexed"
+    elif hot:
+        unindexed, detail = 0, "vectors are searched by the in-process index (the hot path)"
     elif wanted_from is not None and rows >= wanted_from:
         unindexed, detail = rows, f"no vector index yet at {rows} rows (built from {wanted_from})"
     else:

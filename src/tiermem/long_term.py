@@ -20,7 +20,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,7 @@ __all__ = [
     "Fetch",
     "Insert",
     "LanceStore",
+    "Loaded",
     "Operation",
     "Optimize",
     "Scope",
@@ -481,11 +482,15 @@ def _metadata(text: str | None) -> dict[str, Any]:
     return found
 
 
-def _with_vectors(table: pa.Table) -> list[tuple[MemoryRecord, NDArray[np.float32]]]:
+def _matrix(table: pa.Table) -> NDArray[np.float32]:
+    """The vector column as one (rows, dimensions) matrix."""
     dim = table.schema.field("vector").type.list_size
     flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    vectors = np.asarray(flat, dtype=np.float32).reshape(-1, dim)
-    return list(zip(_records(table), vectors, strict=True))
+    return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+
+
+def _with_vectors(table: pa.Table) -> list[tuple[MemoryRecord, NDArray[np.float32]]]:
+    return list(zip(_records(table), _matrix(table), strict=True))
 
 
 def _scored_with_vectors(
@@ -834,8 +839,19 @@ class LanceStore:
         self.async_table.close()
 
 
-def load_all(store: LanceStore) -> tuple[int, list[tuple[MemoryRecord, NDArray[np.float32], int]]]:
-    """The table's version and every row as (record, vector, written): what an index loads."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A slice of the table as an index loads it: records, their vectors (one matrix)
+    and when each was written."""
+
+    records: list[MemoryRecord]
+    vectors: NDArray[np.float32]
+    written: list[int]
+
+
+def load_all(store: LanceStore, *, slice_rows: int = 20_000) -> tuple[int, Iterator[Loaded]]:
+    """The table's version and every row, in slices: records are made a slice at a time,
+    so loading never holds the whole table twice over."""
 
     async def read() -> tuple[int, pa.Table]:
         table = store.async_table
@@ -845,9 +861,14 @@ def load_all(store: LanceStore) -> tuple[int, list[tuple[MemoryRecord, NDArray[n
         return version, await table.query().select(columns).to_arrow()
 
     version, table = LOOP.run(read())  # type: ignore[no-untyped-call]
-    written = table.column("written").to_pylist()
-    rows = [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written, strict=True)]
-    return version, rows
+
+    def slices() -> Iterator[Loaded]:
+        for start in range(0, table.num_rows, slice_rows):
+            part = table.slice(start, slice_rows)
+            written = [int(w or 0) for w in part.column("written").to_pylist()]
+            yield Loaded(_records(part), _matrix(part), written)
+
+    return version, slices()
 
 
 async def read_meta(connection: Any) -> dict[str, str]:

@@ -10,6 +10,7 @@ code, and no event loop is ever started or nested inside the library.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -93,6 +94,8 @@ def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+logger = logging.getLogger("tiermem")
+
 _LINE_CACHE = 100_000
 _MESSAGE_KEYS = frozenset({"role", "content", "timestamp", "metadata", "importance", "pinned"})
 #: the score parts of a candidate no search found (frozen: one serves them all)
@@ -157,15 +160,7 @@ class TieredMemory:
             metadata_cache_mb=self.config.long_term.metadata_cache_mb,
         )
         self._astore = AsyncLanceStore(self._store)
-        hot = self.config.hot
-        self._hot = (
-            HotStore(
-                self._store, dimensions=self.embedder.dimensions, fsync=hot.fsync, wal=hot.wal,
-                background_rows=hot.background_rows, hnsw_rows=hot.hnsw_rows,
-            )
-            if hot.enabled and self._store.behind is None
-            else None
-        )  # fmt: skip
+        self._hot = self._hot_store()
         #: one window per owner: two users who share a session id share nothing
         self._sessions: dict[Owner, _Session] = {}
         self._lock = threading.RLock()
@@ -180,6 +175,22 @@ class TieredMemory:
         )
         self._closed = False
         self._shut = False
+
+    def _hot_store(self) -> HotStore | None:
+        """The in-process index in front of the store, unless configured off or the store
+        is too large to hold in memory (then LanceDB serves, as with it off)."""
+        hot = self.config.hot
+        if not hot.enabled or self._store.behind is not None:
+            return None
+        rows: int = self._store.run(Count(Scope()))
+        if hot.max_rows is not None and rows > hot.max_rows:
+            logger.info("%d rows exceed hot.max_rows (%d): LanceDB serves every read",
+                        rows, hot.max_rows)  # fmt: skip
+            return None
+        return HotStore(
+            self._store, dimensions=self.embedder.dimensions, fsync=hot.fsync, wal=hot.wal,
+            background_rows=hot.background_rows, hnsw_rows=hot.hnsw_rows, rows=rows,
+        )  # fmt: skip
 
     # --- drivers -------------------------------------------------------------------
 
@@ -911,7 +922,10 @@ class TieredMemory:
         # no count first: a read would make the in-process index catch up on every upkeep
         yield Delete(Scope(expired_at=micros(v.now())))
         long_term = self.config.long_term
-        rows: int = yield Optimize(long_term.vector_index_rows, long_term.keep_versions_seconds)
+        # the in-process index serves vectors: LanceDB's own index would cost minutes of
+        # CPU at 100k rows for reads that only a store opened with the hot path off makes
+        vector_rows = long_term.vector_index_rows if self._hot is None else None
+        rows: int = yield Optimize(vector_rows, long_term.keep_versions_seconds)
         self._emit(StoreMaintained("optimize", time.perf_counter() - started))
         return rows
 

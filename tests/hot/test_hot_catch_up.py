@@ -68,3 +68,19 @@ def test_a_reader_sees_commits_made_after_its_folder_settled(tmp_path: Path) -> 
         assert first.id not in {h.record.id for h in reader.search("locker", user_id="u")}
         writer.forget(second.id)
         assert second.id not in {h.record.id for h in reader.search("locker hall", user_id="u")}
+
+
+def test_a_store_past_max_rows_is_served_by_lancedb(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with TieredMemory(store) as mem:
+        mem.add_messages([{"role": "user", "content": f"fact {i} about Lisbon"}
+                          for i in range(12)], session_id="s", user_id="u")  # fmt: skip
+    capped = MemoryConfig(hot={"max_rows": 10})
+    with TieredMemory(store, config=capped) as mem:
+        assert mem._hot is None
+        assert "write_backlog" not in {c.name for c in mem.health().checks}
+        assert len(mem.search("Lisbon fact", user_id="u", k=20)) == 12
+        mem.add_message("user", "fact 12 about Lisbon", session_id="s", user_id="u")
+    with TieredMemory(store, config=MemoryConfig(hot={"max_rows": 13})) as mem:
+        assert mem._hot is not None
+        assert len(mem.search("Lisbon fact", user_id="u", k=20)) == 13

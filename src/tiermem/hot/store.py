@@ -208,6 +208,7 @@ class HotStore:
         background_rows: a table larger than this loads in the background, with
             LanceDB serving reads until it has.
         hnsw_rows: rows in a scope from which vectors are searched by graph.
+        rows: the table's rows, if the caller has just counted them.
     """
 
     def __init__(
@@ -219,6 +220,7 @@ class HotStore:
         wal: bool = True,
         background_rows: int = 20_000,
         hnsw_rows: int | None = 50_000,
+        rows: int | None = None,
     ) -> None:
         self._lance = lance
         self._alance = AsyncLanceStore(lance)
@@ -255,7 +257,8 @@ class HotStore:
         self._commits = GroupCommit(self._commit, self._committed)
         if self._log is not None:
             self._replay_orphans()
-        rows: int = lance.run(Count(Scope()))
+        if rows is None:
+            rows = int(lance.run(Count(Scope())))
         if rows <= background_rows:
             self._load()
         else:
@@ -286,15 +289,17 @@ class HotStore:
 
     def _load(self) -> None:
         try:
-            version, rows = load_all(self._lance)
-            if rows:
-                self.index.add([r for r, _, _ in rows], np.stack([v for _, v, _ in rows]))
+            version, slices = load_all(self._lance)
+            stamps: dict[str, int] = {}
+            for loaded in slices:
+                if loaded.records:
+                    self.index.add(loaded.records, loaded.vectors)
+                stamps.update(zip((r.id for r in loaded.records), loaded.written, strict=True))
             self.index.commit()
             with self._lock:
                 self._version = version
-                for record, _, written in rows:
-                    self._written[record.id] = written
-                self._watermark = max((w for _, _, w in rows), default=0)
+                self._written.update(stamps)
+                self._watermark = max(stamps.values(), default=0)
                 for op in self._during:
                     self._apply(op)
                 self._during.clear()
