@@ -56,10 +56,12 @@ def contexts_fit(mem: TieredMemory, rng: random.Random) -> None:
 # tiermem's own allocations, but for the embedder's chunk cache: bounded by its own
 # limit (`static_embedding._CACHE_LIMIT`), it fills with every new word for a while
 OWN = [tracemalloc.Filter(True, "*tiermem*"), tracemalloc.Filter(False, "*static_embedding.py")]
-#: the in-process index holds every row by design (its vector, its record object, made in
-#: records.py): bounded per row
+#: the in-process index holds every row by design: its bound per row is tested on the
+#: index itself (tests/hot/test_hot_memory.py), where no LanceDB thread runs beside
+#: tracemalloc (LanceDB's native threads crashed the process beside it now and then)
 HOT = (f"*tiermem{os.sep}hot{os.sep}*", f"*tiermem{os.sep}records.py")
-HOT_BYTES_PER_TURN = 4_000
+#: no background compaction while allocations are traced, for the same reason
+QUIET = {"optimize_every": None}
 
 
 def _heap_growth(store: Path, config: MemoryConfig) -> tuple[int, int, dict[str, int]]:
@@ -93,7 +95,7 @@ def _heap_growth(store: Path, config: MemoryConfig) -> tuple[int, int, dict[str,
 def test_a_long_session_keeps_its_memory_flat(tmp_path: Path) -> None:
     # without the in-process index, which keeps every row by design (and with it the
     # numbers each record holds, allocated where the turn was made)
-    config = MemoryConfig(hot={"enabled": False})
+    config = MemoryConfig(hot={"enabled": False}, long_term=QUIET)
     growth, _, session = _heap_growth(tmp_path / "store", config)
     print(f"long session: tiermem's heap grew {growth / 1e3:.1f} KB over 2,000 turns")
     assert session["short_term_tokens"] <= config.short_term.max_tokens
@@ -102,13 +104,6 @@ def test_a_long_session_keeps_its_memory_flat(tmp_path: Path) -> None:
     # a record kept per turn would be ~1 KB a turn; merged summaries hold a span of
     # turns, not their ids, so nothing of tiermem's grows with the session
     assert growth < 100_000, "tiermem's own heap grows with the turns"
-
-
-def test_the_in_process_index_grows_a_bounded_amount_per_turn(tmp_path: Path) -> None:
-    growth, hot, _ = _heap_growth(tmp_path / "store", MemoryConfig())
-    print(f"long session: the in-process index grew {hot / 1e3:.1f} KB over 2,000 turns, "
-          f"the rest {growth / 1e3:.1f} KB")  # fmt: skip
-    assert hot + growth < HOT_BYTES_PER_TURN * 2_000
 
 
 def test_the_long_run_benchmark_runs(tmp_path: Path) -> None:
