@@ -54,6 +54,8 @@ def _every_call(http: httpx.Client, scope: dict[str, Any], ids: dict[str, str]) 
         "sessions": lambda: http.get("/v1/sessions", params=scope),
         "stats": lambda: http.get("/v1/stats", params=scope),
         "export": lambda: http.get("/v1/export", params=scope),
+        "forget_where": lambda: http.post("/v1/forget", json={**scope, "dry_run": True}),
+        "consolidate": lambda: http.post("/v1/consolidate", json={**scope, "dry_run": True}),
     }
     for name, record_id in ids.items():
         path = f"/v1/records/{quote(record_id, safe='')}"

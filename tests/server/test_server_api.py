@@ -71,6 +71,48 @@ def test_add_search_context_get_update_forget(running: Running) -> None:
                                                  "scopes": [{"user_id": "alice"}]}  # fmt: skip
 
 
+def test_lifecycle_over_http_expiry_pins_forget_by_rule_and_consolidate(running: Running) -> None:
+    scope = {"user_id": "carol"}
+    with running.client(ADMIN_KEY) as http:
+        brief = http.post("/v1/memories", json={**scope, "text": "door code 4471",
+                                                 "ttl_seconds": 3600})  # fmt: skip
+        assert brief.status_code == 201, brief.text
+        assert brief.json()["expires_at"] is not None
+        turns = http.post("/v1/messages", json={**scope, "session_id": "c", "messages": [
+            {"role": "user", "content": "Always answer in French.", "pinned": True},
+            {"role": "user", "content": "Noise about the weather.", "importance": 0.1},
+        ]})  # fmt: skip
+        assert turns.status_code == 201, turns.text
+        pinned, noise = turns.json()
+        assert (pinned["pinned"], noise["pinned"]) == (True, False)
+        assert noise["importance"] == pytest.approx(0.1)
+        built = http.post("/v1/context", json={**scope, "session_id": "c", "query": "weather"})
+        kept = [d for d in built.json()["decisions"] if d["kept"]]
+        assert any(r["id"] == pinned["id"] for d in kept for r in d["records"])
+
+        for text in ("Carol really likes green tea", "Carol likes green tea"):
+            assert http.post("/v1/memories", json={**scope, "text": text}).status_code == 201
+        dry = http.post("/v1/consolidate", json={**scope, "dry_run": True}).json()
+        assert (dry["removed"], dry["dry_run"]) == (1, True)
+        done = http.post("/v1/consolidate", json=scope).json()
+        assert done["removed"] == 1
+        assert len(done["merges"][0]["merged"]) == 1
+
+        rule = {**scope, "kinds": ["turn"]}
+        would = http.post("/v1/forget", json={**rule, "dry_run": True}).json()
+        assert set(would["ids"]) == {pinned["id"], noise["id"]}
+        assert http.get(f"/v1/records/{noise['id']}").status_code == 200  # a dry run
+        gone = http.post("/v1/forget", json=rule).json()
+        assert (gone["total"], gone["counts"].get("turn")) == (2, 2)
+        assert http.get(f"/v1/records/{noise['id']}").status_code == 404
+        assert http.get(f"/v1/records/{brief.json()['id']}").status_code == 200
+        # a rule with no scope at all, and a kind that is none, name what is wrong
+        unscoped = http.post("/v1/forget", json={"kinds": ["turn"]})
+        assert unscoped.status_code == 422
+        assert http.post("/v1/forget", json={**scope, "kinds": ["nope"]}).status_code == 422
+    assert running.memory.records(user_id="carol", kinds=["turn"]) == []
+
+
 def test_export_is_what_tiermem_import_takes(running: Running, tmp_path: Path) -> None:
     _seed(running)
     with running.client(ALICE_KEY) as http:

@@ -27,8 +27,12 @@ from ..transfer import dump_record, header_line
 from .access import ApiKey, KeyRing
 from .docs import add_docs
 from .schemas import (
+    ConsolidateRequest,
+    ConsolidationOut,
     ContextOut,
     ContextRequest,
+    ForgetOut,
+    ForgetRequest,
     HitOut,
     MemoryIn,
     MessagesIn,
@@ -126,6 +130,7 @@ async def remember(body: MemoryIn, key: Key, service: Service) -> RecordOut:
     record = await service.call(service.memory.aremember(
         body.text, user_id=body.user_id, agent_id=body.agent_id, session_id=body.session_id,
         importance=body.importance, tags=body.tags, metadata=body.metadata,
+        expires_at=body.expires_at, ttl=body.ttl_seconds,
     ))  # fmt: skip
     return RecordOut.of(record)
 
@@ -162,7 +167,7 @@ async def update(record_id: str, body: UpdateIn, key: Key, service: Service) -> 
     await service.owned(key, record_id)
     updated = await service.call(service.memory.aupdate(
         record_id, text=body.text, importance=body.importance, tags=body.tags,
-        metadata=body.metadata,
+        metadata=body.metadata, pinned=body.pinned,
     ))  # fmt: skip
     return RecordOut.of(updated)
 
@@ -172,6 +177,30 @@ async def forget(record_id: str, key: Key, service: Service) -> Response:
     await service.owned(key, record_id)
     await service.call(service.memory.aforget(record_id))
     return Response(status_code=204)
+
+
+@api.post("/forget", tags=["lifecycle"])
+async def forget_where(body: ForgetRequest, key: Key, service: Service) -> ForgetOut:
+    """Forget a scope's records by rule (older than, tags, kinds); ``dry_run`` first."""
+    _require(key, body.user_id, body.agent_id, body.session_id)
+    report = await service.call(service.memory.aforget_where(
+        user_id=body.user_id, agent_id=body.agent_id, session_id=body.session_id,
+        before=body.before, tags=body.tags, kinds=body.kinds, exact=body.exact,
+        dry_run=body.dry_run,
+    ))  # fmt: skip
+    return ForgetOut.of(report)
+
+
+@api.post("/consolidate", tags=["lifecycle"])
+async def consolidate(body: ConsolidateRequest, key: Key, service: Service) -> ConsolidationOut:
+    """Merge a scope's explicit memories that say the same thing; ``dry_run`` first."""
+    _require(key, body.user_id, body.agent_id, body.session_id)
+    report = await service.call(service.memory.aconsolidate(
+        user_id=body.user_id, agent_id=body.agent_id, session_id=body.session_id,
+        exact=body.exact, text_threshold=body.text_threshold,
+        vector_threshold=body.vector_threshold, dry_run=body.dry_run,
+    ))  # fmt: skip
+    return ConsolidationOut.of(report)
 
 
 @api.get("/records", tags=["records"])

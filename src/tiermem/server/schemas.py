@@ -8,12 +8,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..context import Context, Decision
+from ..lifecycle import ConsolidationReport, ForgetReport
 from ..records import MemoryRecord, ScoreParts, SearchHit
 
 __all__ = [
+    "ConsolidateRequest",
+    "ConsolidationOut",
     "ContextOut",
     "ContextRequest",
     "DecisionOut",
+    "ForgetOut",
+    "ForgetRequest",
     "HitOut",
     "MemoryIn",
     "MessageIn",
@@ -33,6 +38,8 @@ class MessageIn(_In):
     content: str
     timestamp: datetime | float | None = None
     metadata: dict[str, Any] | None = None
+    importance: float | None = None
+    pinned: bool | None = Field(None, description="kept in every context of its session")
 
 
 class MessagesIn(_In):
@@ -50,6 +57,8 @@ class MemoryIn(_In):
     importance: float = 0.5
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = Field(None, description="no longer seen from then on")
+    ttl_seconds: float | None = Field(None, description="expires this many seconds from now")
 
 
 class SearchRequest(_In):
@@ -74,6 +83,32 @@ class UpdateIn(_In):
     importance: float | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
+    pinned: bool | None = None
+
+
+class ForgetRequest(_In):
+    """Forget by rule within a scope: every rule given must hold."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    before: datetime | None = Field(None, description="written before this time")
+    tags: list[str] | None = Field(None, description="holding any of these tags")
+    kinds: list[str] | None = Field(None, description="turn, memory or summary")
+    exact: bool = False
+    dry_run: bool = Field(False, description="report what would go, change nothing")
+
+
+class ConsolidateRequest(_In):
+    """Merge the explicit memories of a scope that say the same thing."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    exact: bool = False
+    text_threshold: float = 0.6
+    vector_threshold: float = 0.85
+    dry_run: bool = False
 
 
 class RecordOut(BaseModel):
@@ -90,6 +125,8 @@ class RecordOut(BaseModel):
     tags: list[str]
     metadata: dict[str, Any]
     tokens: int
+    expires_at: datetime | None = None
+    pinned: bool = False
 
     @classmethod
     def of(cls, record: MemoryRecord) -> RecordOut:
@@ -98,7 +135,38 @@ class RecordOut(BaseModel):
             role=record.role, session_id=record.session_id, user_id=record.user_id,
             agent_id=record.agent_id, seq=record.seq, importance=record.importance,
             tags=list(record.tags), metadata=dict(record.metadata), tokens=record.tokens,
+            expires_at=record.expires_at, pinned=bool(record.pinned),
         )  # fmt: skip
+
+
+class ForgetOut(BaseModel):
+    ids: list[str]
+    counts: dict[str, int]
+    total: int
+    dry_run: bool
+
+    @classmethod
+    def of(cls, report: ForgetReport) -> ForgetOut:
+        return cls(ids=list(report.ids), counts=dict(report.counts), total=report.total,
+                   dry_run=report.dry_run)  # fmt: skip
+
+
+class MergeOut(BaseModel):
+    kept: RecordOut
+    merged: list[RecordOut]
+    reason: str
+
+
+class ConsolidationOut(BaseModel):
+    merges: list[MergeOut]
+    removed: int
+    dry_run: bool
+
+    @classmethod
+    def of(cls, report: ConsolidationReport) -> ConsolidationOut:
+        merges = [MergeOut(kept=RecordOut.of(m.kept), merged=[RecordOut.of(r) for r in m.merged],
+                           reason=m.reason) for m in report.merges]  # fmt: skip
+        return cls(merges=merges, removed=report.removed, dry_run=report.dry_run)
 
 
 class Parts(BaseModel):
