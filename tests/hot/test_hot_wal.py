@@ -148,3 +148,21 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
         replayed = [r.id for e in log.replay() if isinstance(e, Added) for r in e.records]
     assert replayed[: len(acked)] == acked
     assert len(replayed) >= len(acked)  # and perhaps a few written before the kill landed
+
+
+def test_bytes_through_counts_what_a_cut_would_drop(tmp_path: Path) -> None:
+    records = turns(4)
+    vectors = np.zeros((1, 4), np.float32)
+    with WriteAheadLog(tmp_path / "wal", fsync=False) as log:
+        assert log.bytes_through(5) == 0
+        lsns = [log.add([r], vectors) for r in records]
+        sizes = [log.bytes_through(n) for n in lsns]
+        assert sizes == sorted(sizes)
+        assert sizes[-1] == log.size
+        assert log.bytes_through(0) == 0
+        log.truncate(lsns[1])
+        # what is left was rewritten from the start of the file
+        assert log.bytes_through(lsns[1]) == 0
+        assert log.bytes_through(lsns[3]) == log.size == sizes[3] - sizes[1]
+    with WriteAheadLog(tmp_path / "wal", fsync=False) as log:  # the ends, read back
+        assert log.bytes_through(lsns[2]) == sizes[2] - sizes[1]

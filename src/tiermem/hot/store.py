@@ -179,9 +179,13 @@ class _Log:
         return self._wal
 
     def committed(self, lsn: int) -> None:
-        # cut in bulk, not per commit: a cut holds the log while it syncs, and appends
-        # waited on it; committed entries left in the log are replayed as upserts, harmless
-        if self._wal is not None and self._wal.size > _CUT_BYTES:
+        # cut in bulk, not per commit: a cut rewrites what is left while appends wait, so
+        # it waits until what it drops outweighs that (each byte is rewritten about once);
+        # committed entries left in the log are replayed as upserts, harmless
+        if self._wal is None or self._wal.size <= _CUT_BYTES:
+            return
+        done = self._wal.bytes_through(lsn)
+        if done >= self._wal.size - done:
             self._wal.truncate(lsn)
 
     def close(self, *, clean: bool) -> None:

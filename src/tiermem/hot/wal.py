@@ -17,6 +17,7 @@ One log has one writing process; several processes on a store each need their ow
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import struct
@@ -175,26 +176,29 @@ class WriteAheadLog:
         self.fsync = fsync
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._pending, self._end = self._read()
+        self._pending, self._ends = self._read()
+        #: where each pending entry ends in the file: what a cut would drop
+        self._end = self._ends[-1] if self._ends else 0
         self._next_lsn = max((e.lsn for e in self._pending), default=0) + 1
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self._room = os.fstat(self._fd).st_size
 
-    def _read(self) -> tuple[list[Entry], int]:
+    def _read(self) -> tuple[list[Entry], list[int]]:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return [], 0
-        entries, good = [], 0
+            return [], []
+        entries, ends = [], []
         for end, entry in _frames(data):
             entries.append(entry)
-            good = end
+            ends.append(end)
+        good = ends[-1] if ends else 0
         if good < len(data):
             # cut off a torn tail (and zeros made room for): the next frame goes right here
             with open(self.path, "r+b") as file:
                 file.truncate(good)
                 os.fsync(file.fileno())
-        return entries, good
+        return entries, ends
 
     def replay(self) -> list[Entry]:
         """Entries logged and not yet truncated, oldest first (read when the log opened,
@@ -224,6 +228,7 @@ class WriteAheadLog:
             _datasync(self._fd)
         self._end += len(frame)
         self._pending.append(entry)
+        self._ends.append(self._end)
         self._next_lsn += 1
         return entry.lsn
 
@@ -241,6 +246,15 @@ class WriteAheadLog:
         """Bytes of entries in the log."""
         return self._end
 
+    def bytes_through(self, lsn: int) -> int:
+        """Bytes of the entries up to and including sequence number ``lsn``."""
+        with self._lock:
+            if not self._pending:
+                return 0
+            # pending entries hold consecutive numbers: the count up to ``lsn`` is a difference
+            done = min(max(lsn - self._pending[0].lsn + 1, 0), len(self._pending))
+            return self._ends[done - 1] if done else 0
+
     @property
     def last_lsn(self) -> int:
         """The sequence number of the newest entry (0: none yet)."""
@@ -257,13 +271,16 @@ class WriteAheadLog:
                 if self.fsync:
                     os.fsync(self._fd)
                 self._end = self._room = 0
+                self._ends = []
             else:
                 # write what is left aside and swap it in: a crash leaves one whole log
                 staging = self.path.with_name(self.path.name + ".tmp")
+                frames = [_frame(e) for e in kept]
                 with open(staging, "wb") as file:
-                    file.write(b"".join(_frame(e) for e in kept))
+                    file.write(b"".join(frames))
                     file.flush()
                     os.fsync(file.fileno())
+                self._ends = list(itertools.accumulate(len(f) for f in frames))
                 os.close(self._fd)
                 os.replace(staging, self.path)
                 if self.fsync:
