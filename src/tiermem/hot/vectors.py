@@ -213,7 +213,9 @@ class VectorIndex:
         _BUILDING.add(self)
         try:
             start = self.seed() if self.seed is not None else None
-            self._swap_in(*self._build(self._snapshot(), start))
+            graph, keys, built, changed = self._build(self._snapshot(), start)
+            built = self._add_since(graph, keys, built)
+            self._swap_in(graph, keys, built, changed)
         except _StoppedError:
             pass
         except Exception as exc:  # exact search goes on serving: slower, still right
@@ -261,6 +263,23 @@ class VectorIndex:
         building = self._building
         if isinstance(building, threading.Thread) and building.is_alive():
             building.join()
+
+    def _add_since(self, graph: HnswIndex, keys: GraphKeys, built: Rows) -> Rows:
+        """Rows written while the graph was built, added outside the lock until few are
+        left: the swap adds those under it, and 40k rows there stopped searches for 14 s."""
+        while True:
+            with self._lock:
+                missing = self._live[: self._size].copy()
+                missing[built] = False
+                since, matrix = np.flatnonzero(missing), self._matrix
+            if len(since) <= _BUILD_SLICE:
+                return built
+            for first in range(0, len(since), _BUILD_SLICE):
+                if self._stop.is_set():
+                    raise _StoppedError
+                part = since[first : first + _BUILD_SLICE]
+                graph.add(keys.keys(part), matrix[part], threads=1)
+            built = np.concatenate([built, since])
 
     def _swap_in(self, graph: HnswIndex, keys: GraphKeys, built: Rows, changed: bool) -> None:
         """Use ``graph`` from now on, with what was written and deleted while it was built."""
