@@ -528,10 +528,18 @@ def list_(
 
 
 def _records_table(records: list[MemoryRecord], *, whose: bool) -> Table:
+    return _record_rows(("id", {"no_wrap": True, "width": 8, "overflow": "ellipsis"}),
+                        [(r.id, r) for r in records], whose=whose)  # fmt: skip
+
+
+def _record_rows(
+    first: tuple[str, dict[str, Any]], rows: list[tuple[str, MemoryRecord]], *, whose: bool
+) -> Table:
+    """A table of records, each led by its cell of ``first`` (an id, a score)."""
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("id", no_wrap=True, width=8, overflow="ellipsis")
+    table.add_column(first[0], **first[1])
     table.add_column("kind", no_wrap=True, width=7)
     table.add_column("when", no_wrap=True, width=10)
     if whose:
@@ -539,12 +547,12 @@ def _records_table(records: list[MemoryRecord], *, whose: bool) -> Table:
     else:
         table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
     table.add_column("text", ratio=1, min_width=20, overflow="fold")
-    for record in records:
+    for lead, record in rows:
         scope = record.session_id or "-"
         if whose:
             scope = "/".join(part or "-" for part in (record.user_id, record.agent_id, scope))
         table.add_row(
-            record.id, record.kind.value, record.timestamp.strftime("%Y-%m-%d"), escape(scope),
+            lead, record.kind.value, record.timestamp.strftime("%Y-%m-%d"), escape(scope),
             _preview(record),
         )  # fmt: skip
     return table
@@ -794,27 +802,8 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
 
 
 def _hits_table(hits: list[SearchHit], *, whose: bool = False) -> Table:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("score", justify="right", no_wrap=True, width=5)
-    table.add_column("kind", no_wrap=True, width=7)
-    table.add_column("when", no_wrap=True, width=10)
-    if whose:
-        table.add_column("user/agent/session", max_width=18, overflow="fold")
-    else:
-        table.add_column("session", no_wrap=True, max_width=12, overflow="ellipsis")
-    table.add_column("text", ratio=1, min_width=20, overflow="fold")
-    for hit in hits:
-        record = hit.record
-        scope = record.session_id or "-"
-        if whose:
-            scope = "/".join(part or "-" for part in (record.user_id, record.agent_id, scope))
-        table.add_row(
-            f"{hit.score:.3f}", record.kind.value, record.timestamp.strftime("%Y-%m-%d"),
-            escape(scope), _preview(record),
-        )  # fmt: skip
-    return table
+    return _record_rows(("score", {"justify": "right", "no_wrap": True, "width": 5}),
+                        [(f"{h.score:.3f}", h.record) for h in hits], whose=whose)  # fmt: skip
 
 
 def _decision_json(decision: Decision) -> dict[str, Any]:

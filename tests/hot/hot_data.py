@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from tiermem.records import Kind, MemoryRecord
 
 _CONTENT = """lisbon porto kyoto oslo nairobi lima montreal seville bergen hanoi tickets apartment
@@ -56,3 +58,21 @@ def turns(
 def queries(count: int, *, seed: int = 99) -> list[str]:
     rng = random.Random(seed)
     return [sentence(rng) for _ in range(count)]
+
+
+def embedded(rows: int, *, seed: int, queries_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of ``rows`` synthetic turns and of ``queries_count`` questions, by the
+    default embedder."""
+    from tiermem.static_embedding import StaticEmbedder
+
+    embedder = StaticEmbedder()
+    matrix = embedder.embed([r.text for r in turns(rows, seed=seed)])
+    asked = embedder.embed(queries(queries_count))
+    return np.asarray(matrix, np.float32), np.asarray(asked, np.float32)
+
+
+def exact_top(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+    """The ``k`` rows nearest ``query`` by cosine, by brute force, best first."""
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    sims = unit[rows] @ (query / np.linalg.norm(query))
+    return rows[np.argsort(-sims, kind="stable")[:k]].tolist()

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hot_data
 import numpy as np
 import pytest
-from hot_data import queries, turns
 
 from tiermem import MemoryConfig, TieredMemory
 from tiermem.hot.graph import GraphKeys, load_graph
 from tiermem.hot.vectors import VectorIndex
-from tiermem.static_embedding import StaticEmbedder
 
 ROWS = 3_000
 
 
 @pytest.fixture(scope="module")
 def embedded() -> tuple[np.ndarray, np.ndarray]:
-    embedder = StaticEmbedder()
-    rows = embedder.embed([r.text for r in turns(ROWS, seed=5)])
-    return np.asarray(rows, np.float32), np.asarray(embedder.embed(queries(20)), np.float32)
+    return hot_data.embedded(ROWS, seed=5, queries_count=20)
 
 
 def _exact_top(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> set[int]:
-    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    sims = unit[rows] @ (query / np.linalg.norm(query))
-    return set(rows[np.argsort(-sims, kind="stable")[:k]].tolist())
+    return set(hot_data.exact_top(matrix, query, rows, k))
+
+
+def _saved(folder: Path, matrix: np.ndarray) -> list[str]:
+    """A graph of every row saved in ``folder`` by a first process; the ids of its rows."""
+    ids = [f"r{i}" for i in range(len(matrix))]
+    first = VectorIndex(matrix.shape[1], hnsw_rows=500)
+    first.add(np.arange(len(matrix)), matrix)
+    assert first.save_graph(folder, lambda rows: [ids[int(r)] for r in rows])
+    return ids
 
 
 def test_identity_keys_and_restored_keys_map_both_ways() -> None:
@@ -44,10 +48,7 @@ def test_a_saved_graph_serves_another_row_order_without_a_rebuild(
     tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
 ) -> None:
     matrix, qs = embedded
-    ids = [f"r{i}" for i in range(ROWS)]
-    first = VectorIndex(matrix.shape[1], hnsw_rows=500)
-    first.add(np.arange(ROWS), matrix)
-    assert first.save_graph(tmp_path / "g", lambda rows: [ids[int(r)] for r in rows])
+    ids = _saved(tmp_path / "g", matrix)
     # the next process loads the records in another order, some deleted, some new
     rng = np.random.default_rng(1)
     order = rng.permutation(ROWS)
@@ -84,10 +85,7 @@ def test_an_unchanged_restored_graph_is_not_written_again(
     tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
 ) -> None:
     matrix, _ = embedded
-    ids = [f"r{i}" for i in range(ROWS)]
-    first = VectorIndex(matrix.shape[1], hnsw_rows=500)
-    first.add(np.arange(ROWS), matrix)
-    first.save_graph(tmp_path / "g", lambda rows: [ids[int(r)] for r in rows])
+    ids = _saved(tmp_path / "g", matrix)
     second = VectorIndex(matrix.shape[1], hnsw_rows=500, background=True)
     row_of = {i: n for n, i in enumerate(ids)}
     second.seed = lambda: load_graph(tmp_path / "g", matrix.shape[1], row_of.get, ROWS)

@@ -6,27 +6,21 @@ import subprocess
 import sys
 import textwrap
 
+import hot_data
 import numpy as np
 import pytest
-from hot_data import queries, turns
 
 from tiermem.hot.vectors import VectorIndex
-from tiermem.static_embedding import StaticEmbedder
 
 ROWS = 6_000
 
 
 @pytest.fixture(scope="module")
 def embedded() -> tuple[np.ndarray, np.ndarray]:
-    embedder = StaticEmbedder()
-    rows = embedder.embed([r.text for r in turns(ROWS, seed=3)])
-    return np.asarray(rows, np.float32), np.asarray(embedder.embed(queries(30)), np.float32)
+    return hot_data.embedded(ROWS, seed=3, queries_count=30)
 
 
-def _brute(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
-    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    sims = unit[rows] @ (query / np.linalg.norm(query))
-    return rows[np.argsort(-sims, kind="stable")[:k]].tolist()
+_brute = hot_data.exact_top
 
 
 @pytest.fixture(scope="module")
