@@ -1084,8 +1084,9 @@ def _versus_locomo(locomo: dict[str, Any] | None) -> tuple[str, str]:
     if not locomo or "error" in locomo.get("tiermem", {"error": 1}):
         return "not run", "-"
     ours = locomo["tiermem"]["context"]["p50"]
+    # the summary buffer retrieves nothing: not a peer for a retrieving context
     peers = {name: r["context"]["p50"] for name, r in locomo.items()
-             if name != "tiermem" and "error" not in r}  # fmt: skip
+             if name not in ("tiermem", "lc-summary") and "error" not in r}  # fmt: skip
     if not peers:
         return "no peer measured", "-"
     text = ", ".join(f"{n} {v / ours:.1f}x" for n, v in peers.items())
