@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..long_term import micros
 from ..records import Kind, MemoryRecord
 
 __all__ = ["NONE_CODE", "Columns", "Interner", "ScopeFilter", "kind_code"]
 
 #: The code of a missing id (None): its own value, never shared with a string id.
 NONE_CODE = 0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KIND_CODES = {kind: code for code, kind in enumerate(Kind)}
 _FIRST_CAPACITY = 1024
 #: the expiry of a record that never expires
@@ -146,12 +145,12 @@ class Columns:
             )
             self._user[row], self._agent[row], self._session[row] = codes
             self._seq[row] = record.seq
-            self._micros[row] = _micros(record.timestamp)
+            self._micros[row] = micros(record.timestamp)
             self._kind[row] = _KIND_CODES[record.kind]
             self._importance[row] = record.importance
             self._tokens[row] = price
             expires = record.expires_at
-            self._expires[row] = _NEVER if expires is None else _micros(expires)
+            self._expires[row] = _NEVER if expires is None else micros(expires)
             self.may_expire = self.may_expire or expires is not None
             self._pinned[row] = record.pinned
             self.may_pin = self.may_pin or record.pinned
@@ -278,8 +277,3 @@ class Columns:
 def kind_code(kind: Kind) -> int:
     """The code `Columns.kind` holds for ``kind``."""
     return _KIND_CODES[kind]
-
-
-def _micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

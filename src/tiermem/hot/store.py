@@ -236,10 +236,10 @@ class HotStore:
         )
         if self._graph_folder is not None:
             self.index.vectors.seed = self._restore_graph
-        folder = local_folder(lance.uri) if wal else None
+        folder = local if wal else None
         self._log = _Log(folder / WAL_FOLDER, fsync=fsync) if folder is not None else None
         #: object storage: other instances see a write once committed, so commit first
-        self._remote = local_folder(lance.uri) is None and not lance.uri.startswith("memory://")
+        self._remote = local is None and not lance.uri.startswith("memory://")
         self._lock = threading.RLock()
         self._warm = threading.Event()
         self._during: list[Insert | Upsert | Delete] = []  # writes while loading

@@ -247,6 +247,11 @@ class VectorIndex:
             graph.remove(stray.astype(np.uint64))
         alive[restored] = False
         rows = np.flatnonzero(alive)
+        self._add_in_slices(graph, keys, rows, matrix)
+        changed = start is None or bool(len(stray) or len(rows))
+        return graph, keys, np.concatenate([restored, rows]), changed
+
+    def _add_in_slices(self, graph: HnswIndex, keys: GraphKeys, rows: Rows, matrix: Floats) -> None:
         # in slices, one thread: the other core keeps serving, and a close need not
         # wait for the whole build (nor may the process exit inside one)
         for first in range(0, len(rows), _BUILD_SLICE):
@@ -254,14 +259,18 @@ class VectorIndex:
                 raise _StoppedError
             part = rows[first : first + _BUILD_SLICE]
             graph.add(keys.keys(part), matrix[part], threads=1)
-        changed = start is None or bool(len(stray) or len(rows))
-        return graph, keys, np.concatenate([restored, rows]), changed
+
+    def _not_in(self, built: Rows) -> Rows:
+        """Live rows that are not among ``built`` (call with the lock held)."""
+        missing = self._live[: self._size].copy()
+        missing[built] = False
+        return np.flatnonzero(missing)
 
     def close(self) -> None:
         """Stop a graph being built in the background, waiting at most for one slice."""
         self._stop.set()
         building = self._building
-        if isinstance(building, threading.Thread) and building.is_alive():
+        if building is not None and building.is_alive():
             building.join()
 
     def _add_since(self, graph: HnswIndex, keys: GraphKeys, built: Rows) -> Rows:
@@ -269,16 +278,10 @@ class VectorIndex:
         left: the swap adds those under it, and 40k rows there stopped searches for 14 s."""
         while True:
             with self._lock:
-                missing = self._live[: self._size].copy()
-                missing[built] = False
-                since, matrix = np.flatnonzero(missing), self._matrix
+                since, matrix = self._not_in(built), self._matrix
             if len(since) <= _BUILD_SLICE:
                 return built
-            for first in range(0, len(since), _BUILD_SLICE):
-                if self._stop.is_set():
-                    raise _StoppedError
-                part = since[first : first + _BUILD_SLICE]
-                graph.add(keys.keys(part), matrix[part], threads=1)
+            self._add_in_slices(graph, keys, since, matrix)
             built = np.concatenate([built, since])
 
     def _swap_in(self, graph: HnswIndex, keys: GraphKeys, built: Rows, changed: bool) -> None:
@@ -287,9 +290,7 @@ class VectorIndex:
             gone = built[~self._live[built]]
             if len(gone):
                 graph.remove(keys.keys(gone))
-            missing = self._live[: self._size].copy()
-            missing[built] = False
-            since = np.flatnonzero(missing)
+            since = self._not_in(built)
             if len(since):
                 graph.add(keys.keys(since), self._matrix[since], threads=0)
             self._graph, self._keys = graph, keys
