@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -248,15 +247,10 @@ def _floor(
 
 
 def _json_line_append() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as folder, open(Path(folder) / "log.jsonl", "ab") as file:
-        line = json.dumps({"role": "user", "content": "x" * 120}).encode() + b"\n"
+    import speed
 
-        def append() -> None:
-            file.write(line)
-            file.flush()
-            os.fsync(file.fileno())
-
-        return _time([append] * _ADDS)
+    with tempfile.TemporaryDirectory() as folder:
+        return _ms(speed.fsync_lines(Path(folder), _ADDS))
 
 
 def _overlap(a: list[list[str]], b: list[list[str]]) -> float:

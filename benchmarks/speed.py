@@ -42,7 +42,7 @@ import numpy as np
 import peers
 from peers import AGENT, PEERS, TOP_K
 
-__all__ = ["DEFAULT_SIZES", "TARGETS", "Turn", "main", "parse_args", "user_turns"]
+__all__ = ["DEFAULT_SIZES", "TARGETS", "Turn", "fsync_lines", "main", "parse_args", "user_turns"]
 
 DEFAULT_SIZES = (10_000, 100_000)
 T = TypeVar("T")
@@ -453,7 +453,7 @@ def _tiermem_worker(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     result["single"] = stats(single)
     result["single_rate"] = len(single) / sum(single) if single else 0.0
-    result["fsync_line"] = stats(_fsync_lines(root, len(single) or 300))
+    result["fsync_line"] = stats(fsync_lines(root, len(single) or 300))
     # no public wait: the upkeep still running must end, so optimize() is timed alone
     mem._maintainer.wait()
     result["background_optimizes"] = len(upkeep)
@@ -468,7 +468,7 @@ def _tiermem_worker(spec: dict[str, Any]) -> dict[str, Any]:
     return result | memory_mb()
 
 
-def _fsync_lines(folder: Path, count: int) -> list[float]:
+def fsync_lines(folder: Path, count: int) -> list[float]:
     """The floor of a durable add: one JSON line appended and fsync'd, in the same folder."""
     line = json.dumps({"role": "user", "content": "x" * 120, "ts": 0.0}) + "\n"
     path = folder / "fsync-floor.jsonl"
