@@ -15,13 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from tiermem import MemoryConfig, TieredMemory
 from tiermem.errors import InvalidInputError, NotFoundError, StoreError
-from tiermem.hot.wal import Added, WriteAheadLog
-from tiermem.records import Kind, MemoryRecord
 
 HOT = [pytest.param(True, id="hot"), pytest.param(False, id="lance")]
 HOSTILE = ["u'1", "u%", "' OR 1=1 --", 'u1" OR user_id IS NOT NULL', "u1'); DROP TABLE x;--"]
@@ -409,19 +406,6 @@ async def test_bulk_and_async_turns_take_pins(mem: TieredMemory) -> None:
 
 
 # --- durability and other instances -------------------------------------------------------
-
-
-def test_expiry_and_pins_round_trip_through_the_log(tmp_path: Path) -> None:
-    record = MemoryRecord(
-        id="a" * 32, kind=Kind.MEMORY, text="x", timestamp=datetime(2024, 1, 1, tzinfo=UTC),
-        expires_at=datetime(2030, 1, 1, 0, 0, 0, 5, tzinfo=UTC), pinned=True,
-    )  # fmt: skip
-    with WriteAheadLog(tmp_path / "wal", fsync=False) as log:
-        log.add([record], np.ones((1, 2), np.float32))
-    with WriteAheadLog(tmp_path / "wal") as log:
-        (entry,) = log.replay()
-    assert isinstance(entry, Added)
-    assert entry.records == (record,)
 
 
 _CHILD = textwrap.dedent(

@@ -10,14 +10,19 @@ from pathlib import Path
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_quick_start_runs_as_written(tmp_path: Path) -> None:
-    block = re.search(r"## Quick start\n\n```python\n(.*?)```", README.read_text(), re.S)
+def _run_block(pattern: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run the README's code block that ``pattern`` captures, as written, in ``folder``."""
+    block = re.search(pattern, README.read_text(), re.S)
     assert block is not None
-    script = tmp_path / "quick_start.py"
+    script = folder / "example.py"
     script.write_text(block.group(1))
-    out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, check=True
     )
+
+
+def test_quick_start_runs_as_written(tmp_path: Path) -> None:
+    out = _run_block(r"## Quick start\n\n```python\n(.*?)```", tmp_path)
     assert "I moved to Lisbon in May." in out.stdout
     assert "context: " in out.stdout
     assert "/1000 tokens" in out.stdout
@@ -25,13 +30,7 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_lifecycle_example_runs_as_written(tmp_path: Path) -> None:
-    block = re.search(r"## Lifecycle\n\n.*?```python\n(.*?)```", README.read_text(), re.S)
-    assert block is not None
-    script = tmp_path / "lifecycle.py"
-    script.write_text(block.group(1))
-    out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
-    )
+    out = _run_block(r"## Lifecycle\n\n.*?```python\n(.*?)```", tmp_path)
     searched, merges, forgotten, pinned = out.stdout.splitlines()
     assert "7741" not in searched
     assert "Prefers tea" in merges

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 from hot_data import turns
 
 from tiermem.hot.wal import Added, Deleted, WriteAheadLog
+from tiermem.records import Kind, MemoryRecord
 
 
 def test_entries_replay_in_order_with_records_and_vectors_intact(tmp_path: Path) -> None:
@@ -32,11 +36,21 @@ def test_entries_replay_in_order_with_records_and_vectors_intact(tmp_path: Path)
     assert [first.lsn, second.lsn, third.lsn] == [1, 2, 3]
 
 
-def test_unicode_and_metadata_round_trip(tmp_path: Path) -> None:
-    import dataclasses
+def _unicode_turn() -> MemoryRecord:
+    return dataclasses.replace(turns(1)[0], text="Olá \U0001f600 \u202e", tags=("x", "y"),
+                               metadata={"name": "Zoë", "n": [1, {"a": None}]})  # fmt: skip
 
-    record = dataclasses.replace(turns(1)[0], text="Olá \U0001f600 \u202e", tags=("x", "y"),
-                                 metadata={"name": "Zoë", "n": [1, {"a": None}]})  # fmt: skip
+
+def _expiring_pinned_memory() -> MemoryRecord:
+    return MemoryRecord(
+        id="a" * 32, kind=Kind.MEMORY, text="x", timestamp=datetime(2024, 1, 1, tzinfo=UTC),
+        expires_at=datetime(2030, 1, 1, 0, 0, 0, 5, tzinfo=UTC), pinned=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [_unicode_turn, _expiring_pinned_memory])
+def test_every_field_round_trips(tmp_path: Path, make: Callable[[], MemoryRecord]) -> None:
+    record = make()  # unicode and nested metadata; an expiry to the microsecond and a pin
     with WriteAheadLog(tmp_path / "wal", fsync=False) as log:
         log.add([record], np.ones((1, 2), np.float32))
     with WriteAheadLog(tmp_path / "wal") as log:
