@@ -30,6 +30,7 @@ def test_top_level_exports_are_pinned() -> None:
         "NotFoundError",
         "RetrievalConfig",
         "SchemaVersionError",
+        "Scope",
         "ScoreParts",
         "SearchHit",
         "ShortTermConfig",

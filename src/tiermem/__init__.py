@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .medium_term import ExtractiveSummarizer, Summarizer
     from .memory import TieredMemory
     from .metrics import MetricsCallback
-    from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+    from .records import Kind, MemoryRecord, Scope, ScoreParts, SearchHit
     from .static_embedding import StaticEmbedder
     from .tokens import TiktokenCounter, TokenCounter
 
@@ -77,6 +77,7 @@ __all__ = [
     "NotFoundError",
     "RetrievalConfig",
     "SchemaVersionError",
+    "Scope",
     "ScoreParts",
     "SearchHit",
     "ShortTermConfig",
@@ -119,6 +120,7 @@ _MODULES = {
     "NotFoundError": "errors",
     "RetrievalConfig": "config",
     "SchemaVersionError": "errors",
+    "Scope": "records",
     "ScoreParts": "records",
     "SearchHit": "records",
     "ShortTermConfig": "config",
