@@ -20,8 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import records
-from .errors import InvalidInputError
-from .records import COVERS_SEQ, ROLES, Kind, MemoryRecord, new_id
+from .context import chat_message, message_tokens
+from .errors import InvalidInputError, MessageTooLargeError
+from .records import COVERS_SEQ, ROLES, Kind, MemoryRecord, Owner, Scope, new_id
+from .tokens import TokenCounter
 
 __all__ = ["COVERS_SEQ", "MAX_K", "check_items", "new_id"]
 
@@ -426,3 +428,97 @@ def check_items(items: object, dimensions: int) -> list[tuple[MemoryRecord, NDAr
             raise InvalidInputError(f"items[{i}].vector", f"must be {dimensions} finite numbers")
         checked.append((record, vector))
     return checked
+
+
+# --- a call's owner and its turns ---------------------------------------------------
+
+_NOT_BOTH = "give scope or user_id / agent_id / session_id, not both"
+_MESSAGE_KEYS = frozenset({"role", "content", "timestamp", "metadata", "importance", "pinned"})
+
+
+def check_owner(
+    scope: object,
+    user_id: object,
+    agent_id: object,
+    session_id: object,
+    *,
+    default_session: str | None = None,
+) -> Owner:
+    """The (user, agent, session) of a call, from ``scope`` or the loose ids, checked."""
+    if scope is not None:
+        if not isinstance(scope, Scope):
+            raise InvalidInputError("scope", f"must be a tiermem.Scope, got {type(scope).__name__}")
+        if user_id is not None or agent_id is not None or session_id != default_session:
+            raise InvalidInputError("scope", _NOT_BOTH)
+        user_id, agent_id, session_id = scope
+        session_id = default_session if session_id is None else session_id
+    return (
+        check_id("user_id", user_id),
+        check_id("agent_id", agent_id),
+        check_id("session_id", session_id),
+    )
+
+
+def check_tokens(argument: str, tokens: int, limit: int) -> int:
+    """A turn or memory no context could hold is refused when written, not when read."""
+    if tokens > limit:
+        raise MessageTooLargeError(
+            argument,
+            f"has {tokens} tokens, more than the largest context ({limit}); "
+            "split it or raise short_term.max_message_tokens",
+        )
+    return tokens
+
+
+def check_turn(
+    owner: Owner,
+    role: object,
+    content: object,
+    timestamp: object,
+    metadata: object,
+    importance: object,
+    pinned: object,
+    *,
+    counter: TokenCounter,
+    limit: int,
+) -> MemoryRecord:
+    """A validated turn with its token cost, not yet sequenced or stored."""
+    role = check_role(role)
+    meta = check_metadata(metadata)
+    check_tool_metadata(role, meta)
+    # a turn that only calls tools, or a tool with no output, has nothing to say
+    may_be_empty = role == "tool" or bool(meta.get("tool_calls"))
+    text = check_text("content", content, allow_empty=may_be_empty)
+    tokens = message_tokens(counter, chat_message(role, text, meta))
+    user_id, agent_id, session_id = owner
+    return MemoryRecord(
+        id=new_id(), kind=Kind.TURN, text=text, timestamp=check_timestamp(timestamp),
+        role=role, session_id=require_id("session_id", session_id), user_id=user_id,
+        agent_id=agent_id, metadata=meta, tokens=check_tokens("content", tokens, limit),
+        importance=check_importance(importance), pinned=check_flag("pinned", pinned),
+    )  # fmt: skip
+
+
+def check_turns(
+    owner: Owner, messages: object, *, counter: TokenCounter, limit: int
+) -> list[MemoryRecord]:
+    """Every message of a bulk write checked before any is written; errors name the index."""
+    require_id("session_id", owner[2])  # the scope's fault first, not a message's
+    drafts = []
+    for i, message in enumerate(check_messages(messages)):
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(f"messages[{i}]", "must be a mapping with role and content")
+        unknown = set(message) - _MESSAGE_KEYS
+        if unknown:
+            raise InvalidInputError(f"messages[{i}]", f"has unknown keys {sorted(unknown)}")
+        try:
+            drafts.append(
+                check_turn(
+                    owner, message.get("role"), message.get("content"), message.get("timestamp"),
+                    message.get("metadata"), message.get("importance", 0.5),
+                    message.get("pinned", False), counter=counter, limit=limit,
+                )
+            )  # fmt: skip
+        except InvalidInputError as exc:
+            raise type(exc)(f"messages[{i}].{exc.argument}", exc.rule) from None
+    return drafts

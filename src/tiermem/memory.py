@@ -39,14 +39,13 @@ from .config import MemoryConfig
 from .context import (
     Context,
     ContextBuilder,
-    chat_message,
     memory_line,
     message_tokens,
     turn_message,
 )
 from .effects import Effect, Embed, Flow, arun, ask, awaiting, blocking, run
 from .embeddings import Embedder
-from .errors import InvalidInputError, MessageTooLargeError, NotFoundError, StoreError
+from .errors import InvalidInputError, NotFoundError, StoreError
 from .health import HealthReport, adiagnose, diagnose
 from .hot.store import HotStore
 from .lifecycle import ConsolidationReport, ForgetReport, consolidate_flow, forget_flow
@@ -79,9 +78,7 @@ Item = tuple[MemoryRecord, NDArray[np.float32]]
 
 logger = logging.getLogger("tiermem")
 
-_MESSAGE_KEYS = frozenset({"role", "content", "timestamp", "metadata", "importance", "pinned"})
 _PLURAL = {Kind.TURN: "turns", Kind.MEMORY: "memories", Kind.SUMMARY: "summaries"}
-_NOT_BOTH = "give scope or user_id / agent_id / session_id, not both"
 
 
 class TieredMemory:
@@ -181,30 +178,6 @@ class TieredMemory:
 
     # --- checks shared by the calls ----------------------------------------------------
 
-    @staticmethod
-    def _owner(
-        scope: Scope | None,
-        user_id: str | None,
-        agent_id: str | None,
-        session_id: str | None,
-        *,
-        default_session: str | None = None,
-    ) -> Owner:
-        """The (user, agent, session) of a call, from ``scope`` or the loose ids, checked."""
-        if scope is not None:
-            if not isinstance(scope, Scope):
-                rule = f"must be a tiermem.Scope, got {type(scope).__name__}"
-                raise InvalidInputError("scope", rule)
-            if user_id is not None or agent_id is not None or session_id != default_session:
-                raise InvalidInputError("scope", _NOT_BOTH)
-            user_id, agent_id, session_id = scope
-            session_id = default_session if session_id is None else session_id
-        return (
-            v.check_id("user_id", user_id),
-            v.check_id("agent_id", agent_id),
-            v.check_id("session_id", session_id),
-        )
-
     def _filter(
         self,
         owner: Owner,
@@ -230,62 +203,6 @@ class TieredMemory:
     def _message_limit(self) -> int:
         limit = self.config.short_term.max_message_tokens
         return limit if limit is not None else self.config.context.max_tokens
-
-    def _priced(self, tokens: int, argument: str) -> int:
-        if tokens > self._message_limit():
-            raise MessageTooLargeError(
-                argument,
-                f"has {tokens} tokens, more than the largest context ({self._message_limit()}); "
-                "split it or raise short_term.max_message_tokens",
-            )
-        return tokens
-
-    def _draft(
-        self,
-        owner: Owner,
-        role: object,
-        content: object,
-        timestamp: object,
-        metadata: object,
-        importance: object,
-        pinned: object,
-    ) -> MemoryRecord:
-        """A validated turn with its token cost, not yet sequenced or stored."""
-        role = v.check_role(role)
-        meta = v.check_metadata(metadata)
-        v.check_tool_metadata(role, meta)
-        # a turn that only calls tools, or a tool with no output, has nothing to say
-        may_be_empty = role == "tool" or bool(meta.get("tool_calls"))
-        text = v.check_text("content", content, allow_empty=may_be_empty)
-        tokens = message_tokens(self.token_counter, chat_message(role, text, meta))
-        user_id, agent_id, session_id = owner
-        return MemoryRecord(
-            id=v.new_id(), kind=Kind.TURN, text=text, timestamp=v.check_timestamp(timestamp),
-            role=role, session_id=v.require_id("session_id", session_id), user_id=user_id,
-            agent_id=agent_id, metadata=meta, tokens=self._priced(tokens, "content"),
-            importance=v.check_importance(importance), pinned=v.check_flag("pinned", pinned),
-        )  # fmt: skip
-
-    def _drafts(self, owner: Owner, messages: object) -> list[MemoryRecord]:
-        v.require_id("session_id", owner[2])  # the scope's fault first, not a message's
-        drafts = []
-        for i, message in enumerate(v.check_messages(messages)):
-            if not isinstance(message, Mapping):
-                raise InvalidInputError(f"messages[{i}]", "must be a mapping with role and content")
-            unknown = set(message) - _MESSAGE_KEYS
-            if unknown:
-                raise InvalidInputError(f"messages[{i}]", f"has unknown keys {sorted(unknown)}")
-            try:
-                drafts.append(
-                    self._draft(
-                        owner, message.get("role"), message.get("content"),
-                        message.get("timestamp"), message.get("metadata"),
-                        message.get("importance", 0.5), message.get("pinned", False),
-                    )
-                )  # fmt: skip
-            except InvalidInputError as exc:
-                raise type(exc)(f"messages[{i}].{exc.argument}", exc.rule) from None
-        return drafts
 
     def _embedding_text(self, record: MemoryRecord) -> str:
         """What a record's vector encodes: a named speaker too, since questions name people."""
@@ -343,8 +260,11 @@ class TieredMemory:
         ``importance`` weighs the turn when it is found by search; a ``pinned`` turn
         goes into every context of its session while the budget allows.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id, default_session="default")
-        draft = self._draft(owner, role, content, timestamp, metadata, importance, pinned)
+        owner = v.check_owner(scope, user_id, agent_id, session_id, default_session="default")
+        draft = v.check_turn(
+            owner, role, content, timestamp, metadata, importance, pinned,
+            counter=self.token_counter, limit=self._message_limit(),
+        )  # fmt: skip
         return (yield from self._write([draft]))[0]
 
     add_message = blocking(_add_message)
@@ -365,8 +285,11 @@ class TieredMemory:
         ``timestamp``, ``metadata``, ``importance`` and ``pinned``. All are validated
         before anything is written.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id, default_session="default")
-        return (yield from self._write(self._drafts(owner, messages)))
+        owner = v.check_owner(scope, user_id, agent_id, session_id, default_session="default")
+        drafts = v.check_turns(
+            owner, messages, counter=self.token_counter, limit=self._message_limit()
+        )
+        return (yield from self._write(drafts))
 
     add_messages = blocking(_add_messages)
     aadd_messages = awaiting(_add_messages)
@@ -395,7 +318,7 @@ class TieredMemory:
         no longer seen from then on, and `optimize` deletes it.
         """
         text = v.check_text("text", text)
-        user_id, agent_id, session_id = self._owner(scope, user_id, agent_id, session_id)
+        user_id, agent_id, session_id = v.check_owner(scope, user_id, agent_id, session_id)
         deduplicate = v.check_flag("deduplicate", deduplicate)
         now = _records.now()
         record = MemoryRecord(
@@ -404,7 +327,8 @@ class TieredMemory:
             agent_id=agent_id, session_id=session_id, importance=v.check_importance(importance),
             tags=v.check_tags(tags), metadata=v.check_metadata(metadata),
         )  # fmt: skip
-        tokens = self._priced(self.token_counter.count(memory_line(record)), "text")
+        tokens = self.token_counter.count(memory_line(record))
+        tokens = v.check_tokens("text", tokens, self._message_limit())
         record = dataclasses.replace(record, tokens=tokens)
         stored = yield from self._memories.remember(record, deduplicate=deduplicate)
         if stored is record:
@@ -444,7 +368,8 @@ class TieredMemory:
             tokens = message_tokens(self.token_counter, turn_message(updated))
         else:
             tokens = self.token_counter.count(memory_line(updated))
-        updated = dataclasses.replace(updated, tokens=self._priced(tokens, "text"))
+        tokens = v.check_tokens("text", tokens, self._message_limit())
+        updated = dataclasses.replace(updated, tokens=tokens)
         vectors = yield from ask(Embed([self._embedding_text(updated)]))
         yield from ask(Upsert([updated], vectors))
         self._memories.drop(Filter.of(updated.owner))  # its text may have changed
@@ -484,7 +409,7 @@ class TieredMemory:
 
         With ``exact``, an id left None matches only records without that id.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id)
+        owner = v.check_owner(scope, user_id, agent_id, session_id)
         where = self._named(self._filter(owner, exact=exact))
         count = yield from ask(Count(where))
         if count:
@@ -515,7 +440,7 @@ class TieredMemory:
         The summaries covering a forgotten turn go too (they hold its text). With
         ``dry_run`` nothing changes and the report says what would go.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id)
+        owner = v.check_owner(scope, user_id, agent_id, session_id)
         where = self._named(self._filter(owner, tags, exact, kinds))
         if before is not None:
             where = dataclasses.replace(where, before=micros(v.check_moment("before", before)))
@@ -548,7 +473,7 @@ class TieredMemory:
         other says. One is kept, with the highest importance, every tag and
         ``metadata["merged_from"]`` listing the ids merged into it; the rest are deleted.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id)
+        owner = v.check_owner(scope, user_id, agent_id, session_id)
         where = self._named(self._filter(owner, exact=exact))
         dry_run = v.check_flag("dry_run", dry_run)
         report = yield from consolidate_flow(
@@ -592,7 +517,7 @@ class TieredMemory:
         sees in its context (the question just asked is no answer to itself).
         """
         started = time.perf_counter()
-        where = self._filter(self._owner(scope, user_id, agent_id, session_id), tags, exact)
+        where = self._filter(v.check_owner(scope, user_id, agent_id, session_id), tags, exact)
         query = v.check_text("query", query)
         k = v.check_k(k)
         skip = v.check_flag("exclude_recent", exclude_recent)
@@ -625,7 +550,7 @@ class TieredMemory:
         budget = v.check_max_tokens(
             self.config.context.max_tokens if max_tokens is None else max_tokens
         )
-        owner = self._owner(scope, user_id, agent_id, session_id, default_session="default")
+        owner = v.check_owner(scope, user_id, agent_id, session_id, default_session="default")
         user_id, agent_id, _ = owner
         session_id = v.require_id("session_id", owner[2])
         if query is not None:
@@ -693,7 +618,7 @@ class TieredMemory:
         With ``exact``, an id left None matches only records without that id: the one
         (user, agent, session) a chat history belongs to, not everyone in that session.
         """
-        owner = self._owner(scope, user_id, agent_id, session_id)
+        owner = v.check_owner(scope, user_id, agent_id, session_id)
         found = yield from ask(Fetch(alive(self._filter(owner, tags, exact, kinds))))
         return sorted(found, key=lambda r: (r.session_id or "", r.seq, r.timestamp, r.id))
 
@@ -710,7 +635,7 @@ class TieredMemory:
     ) -> Flow[dict[str, Any]]:
         """Record counts per kind (within a scope when one is named), the loaded
         sessions' short-term windows, and metrics of any `MetricsCallback`."""
-        owner = self._owner(scope, user_id, agent_id, session_id)
+        owner = v.check_owner(scope, user_id, agent_id, session_id)
         where = self._filter(owner)
         counts: dict[str, int] = {}
         for kind in Kind:
