@@ -737,6 +737,7 @@ class TieredMemory:
         return found
 
     def close(self) -> None:
+        """Finish upkeep in flight and release the store; later calls raise `StoreError`."""
         if self._closed:
             return
         self._closed = True
