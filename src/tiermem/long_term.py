@@ -1,7 +1,7 @@
 """The long-term tier: every record in one LanceDB table, sync and async.
 
 The orchestrator describes what it needs as small operations (`Insert`, `Fetch`,
-`TextSearch`, ...); `LanceStore` runs them on `lancedb.connect`, `AsyncLanceStore`
+`Search`, ...); `LanceStore` runs them on `lancedb.connect`, `AsyncLanceStore`
 on `lancedb.connect_async`. The logic that builds rows and filters and reads
 results back is shared, so the two cannot drift apart.
 
@@ -60,9 +60,7 @@ __all__ = [
     "Scope",
     "Search",
     "Take",
-    "TextSearch",
     "Upsert",
-    "VectorSearch",
     "Version",
     "load_all",
     "read_meta",
@@ -304,24 +302,8 @@ class Fetch:
 
 
 @dataclass(frozen=True, slots=True)
-class TextSearch:
-    """BM25 hits, each with its stored vector so fusion can score both parts."""
-
-    query: str
-    scope: Scope
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class VectorSearch:
-    vector: NDArray[np.float32]
-    scope: Scope
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
 class Search:
-    """A `TextSearch` and a `VectorSearch` of one scope, run side by side in one trip.
+    """A full-text (BM25) and a vector search of one scope, run side by side in one trip.
 
     Either half is skipped when its input is None. The result is a pair of lists:
     (record, BM25) best first, and (record, cosine distance) for the vector hits and
@@ -367,19 +349,7 @@ class Export:
 
 
 Operation = (
-    Insert
-    | Upsert
-    | Fetch
-    | TextSearch
-    | VectorSearch
-    | Search
-    | Delete
-    | Count
-    | Optimize
-    | Export
-    | Version
-    | Changes
-    | Take
+    Insert | Upsert | Fetch | Search | Delete | Count | Optimize | Export | Version | Changes | Take
 )
 
 
@@ -969,10 +939,6 @@ class AsyncLanceStore:
                 q = q.where(where) if where else q
                 q = q.limit(limit) if limit is not None else q
                 return _records(await q.to_arrow())
-            case TextSearch(query, scope, limit):
-                return _scored_with_vectors(await self._text(query, scope, limit), "_score")
-            case VectorSearch(vector, scope, limit):
-                return _scored(await self._nearest(vector, scope, limit), "_distance")
             case Search(query, vector, scope, limit):
                 where = scope.where()
                 if where and await self._vector_indexed():
