@@ -45,7 +45,7 @@ os.environ.setdefault("LANCEDB_LOG", "error")
 
 import lancedb
 from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
-from lancedb.query import MatchQuery
+from lancedb.query import LanceQueryBuilder, MatchQuery
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -976,18 +976,29 @@ def _session(index_cache_mb: int | None, metadata_cache_mb: int | None) -> lance
 
 
 def _sync_read(table: Any, read: _Read) -> pa.Table:
-    """A `_Read` through the sync query builder (`Table.search`)."""
+    """A `_Read` through the sync query builder.
+
+    Every call of the sync client is a round trip to LanceDB's loop thread. Built by
+    `LanceQueryBuilder.create` rather than `Table.search`, which looks the schema up to
+    infer the vector column, and asked for row ids, as otherwise it looks the schema
+    up twice more to find blob columns, a query makes three trips instead of six.
+    """
+    q: Any  # the builder's class depends on the query
     if read.text is not None:
-        q = table.search(_match(read.text))
+        q = LanceQueryBuilder.create(table, _match(read.text), "fts", "vector")
     elif read.vector is not None:
-        q = table.search(read.vector, vector_column_name="vector").distance_type("cosine")
+        q = LanceQueryBuilder.create(table, read.vector, "vector", "vector")
+        q = q.distance_type("cosine")
         q = q.bypass_vector_index() if read.flat else q
     else:
-        q = table.search()
-    q = q.select(list(read.columns))
+        q = LanceQueryBuilder.create(table, None, "auto", "vector")
+    q = q.select(list(read.columns)).with_row_id(True)
     q = q.where(read.where, prefilter=not read.postfilter) if read.where else q
     q = q.offset(read.offset) if read.offset else q
-    return q.limit(read.limit).to_arrow()
+    q = q.limit(read.limit)
+    # a full-text query has no batches to read; the others' to_arrow would look blob
+    # columns up in the schema once more
+    return q.to_arrow() if read.text is not None else q.to_batches().read_all()
 
 
 class LanceStore:
