@@ -709,6 +709,8 @@ class _Reads:
 
 @dataclass(frozen=True, slots=True)
 class _CountRows:
+    """Rows a filter selects (None: the table's)."""
+
     where: str | None = None
 
 
@@ -726,7 +728,7 @@ class _Latest:
 
 @dataclass(frozen=True, slots=True)
 class _TableVersion:
-    pass
+    """The version the table handle is on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -753,11 +755,15 @@ class _DeleteWhere:
 
 @dataclass(frozen=True, slots=True)
 class _Compact:
+    """Compact the files, then drop versions older than ``keep`` (None: LanceDB's default)."""
+
     keep: timedelta | None
 
 
 @dataclass(frozen=True, slots=True)
 class _CreateIndex:
+    """Build one index; ``config`` is one of `lancedb.index`'s."""
+
     column: str
     config: Any
 
