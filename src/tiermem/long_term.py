@@ -623,34 +623,37 @@ def store_error(what: str, exc: BaseException) -> StoreError:
     return StoreError(f"{what}: {first or type(exc).__name__}")
 
 
-class _StaleReadError(Exception):
-    """A read found its version gone: caught up and run again, it will not be."""
+def _failed(op: Operation, uri: str, exc: BaseException) -> StoreError:
+    return store_error(f"{type(op).__name__} failed on the store at {uri!r}", exc)
 
 
-def _retryable(exc: BaseException) -> bool:
+def _retryable(exc: BaseException, op: Operation | None) -> bool:
     # writers racing on one table: LanceDB asks the loser to retry its commit
     text = str(exc)
     racing = "etryable" in text or "onflict" in text or "preempted" in text
-    return racing or isinstance(exc, _StaleReadError)
+    # a read whose version another instance's upkeep dropped: caught up, it is not
+    stale = op is not None and not isinstance(op, Insert) and "Not found" in text
+    return racing or stale
 
 
-def _retrying(action: Callable[[], T]) -> T:
+def _retrying(action: Callable[[int], T], op: Operation | None = None) -> T:
+    """``action(tries)`` until it succeeds or fails for good."""
     for attempt in range(_RETRIES):
         try:
-            return action()
+            return action(attempt + 1)
         except Exception as exc:
-            if attempt == _RETRIES - 1 or not _retryable(exc):
+            if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
             time.sleep(0.02 * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
 
 
-async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
+async def _aretrying(action: Callable[[int], Awaitable[T]], op: Operation) -> T:
     for attempt in range(_RETRIES):
         try:
-            return await action()
+            return await action(attempt + 1)
         except Exception as exc:
-            if attempt == _RETRIES - 1 or not _retryable(exc):
+            if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
             await asyncio.sleep(0.02 * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
@@ -799,11 +802,6 @@ def _attempt(store: LanceStore, fresh: _Freshness, op: Operation, tries: int) ->
     if isinstance(op, Insert | Upsert | Delete | Optimize):
         store.wrote(fresh)
     return result
-
-
-def _stale(op: Operation, exc: Exception) -> bool:
-    """Whether a read failed because another instance's upkeep dropped its version."""
-    return not isinstance(op, Insert) and "Not found" in str(exc)
 
 
 def _steps(store: LanceStore, fresh: _Freshness, op: Operation) -> _Steps[Any]:
@@ -1052,7 +1050,7 @@ class LanceStore:
             # per context; `_attempt` looks once per operation, for the same guarantee
             self._db = lancedb.connect(uri, storage_options=self.storage_options,
                                        session=self.session)  # fmt: skip
-            self._table = _retrying(lambda: self._open(table, embedder, dimensions))
+            self._table = _retrying(lambda _: self._open(table, embedder, dimensions))
         except (SchemaVersionError, StoreError):
             raise
         except Exception as exc:
@@ -1109,23 +1107,10 @@ class LanceStore:
         return self._execute(op)
 
     def _execute(self, op: Operation) -> Any:
-        tries = 0
-
-        def attempt() -> Any:
-            nonlocal tries
-            tries += 1
-            try:
-                return self._drive(_attempt(self, self._fresh, op, tries))
-            except Exception as exc:
-                if _stale(op, exc):
-                    raise _StaleReadError(str(exc)) from exc
-                raise
-
         try:
-            return _retrying(attempt)
+            return _retrying(lambda tries: self._drive(_attempt(self, self._fresh, op, tries)), op)
         except Exception as exc:
-            raise store_error(f"{type(op).__name__} failed on the store at {self.uri!r}",
-                              exc) from exc  # fmt: skip
+            raise _failed(op, self.uri, exc) from exc
 
     def _drive(self, steps: _Steps[T]) -> T:
         answer: Any = None
@@ -1311,25 +1296,13 @@ class AsyncLanceStore:
             if not behind.idle:
                 # a commit is plain blocking work for a thread, not for the event loop
                 await asyncio.to_thread(behind.flush)
-        tries = 0
-
-        async def attempt() -> Any:
-            nonlocal tries
-            tries += 1
-            try:
-                return await self._drive(_attempt(self._store, self._aio.fresh, op, tries))
-            except Exception as exc:
-                if _stale(op, exc):
-                    raise _StaleReadError(str(exc)) from exc
-                raise
-
         try:
             await self._opened()
-            return await _aretrying(attempt)
+            return await _aretrying(
+                lambda tries: self._drive(_attempt(self._store, self._aio.fresh, op, tries)), op
+            )
         except Exception as exc:
-            raise store_error(
-                f"{type(op).__name__} failed on the store at {self._store.uri!r}", exc
-            ) from exc
+            raise _failed(op, self._store.uri, exc) from exc
 
     async def _opened(self) -> None:
         aio = self._aio
