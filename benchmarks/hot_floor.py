@@ -149,8 +149,6 @@ def _lance(
         Optimize,
         Scope,
         Search,
-        TextSearch,
-        VectorSearch,
     )
 
     started = time.perf_counter()
@@ -161,9 +159,9 @@ def _lance(
     out["LanceDB build + optimize (s)"] = time.perf_counter() - started
     scope = Scope(agent_id=AGENT)
     n = range(len(queries))
-    out["LanceDB text"] = _time([lambda i=i: store.run(TextSearch(queries[i], scope, _LIMIT))
+    out["LanceDB text"] = _time([lambda i=i: store.run(Search(queries[i], None, scope, _LIMIT))
                                  for i in n])  # fmt: skip
-    out["LanceDB vector"] = _time([lambda i=i: store.run(VectorSearch(qvecs[i], scope, _LIMIT))
+    out["LanceDB vector"] = _time([lambda i=i: store.run(Search(None, qvecs[i], scope, _LIMIT))
                                    for i in n])  # fmt: skip
     out["LanceDB both"] = _time(
         [lambda i=i: store.run(Search(queries[i], qvecs[i], scope, _LIMIT)) for i in n]
@@ -173,7 +171,7 @@ def _lance(
         [lambda i=i: store.run(Insert([extra[i]], vectors[i][None, :])) for i in range(40)],
         warmup=0,
     )
-    text = [[r.id for r, _, _ in store.run(TextSearch(q, scope, _LIMIT))] for q in queries]
+    text = [[r.id for r, _ in store.run(Search(q, None, scope, _LIMIT))[0]] for q in queries]
     store.close()
     return {"text": text}
 

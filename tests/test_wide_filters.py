@@ -32,13 +32,13 @@ def mem(monkeypatch: pytest.MonkeyPatch) -> TieredMemory:
 
 
 def _text(mem: TieredMemory, query: str, limit: int, **scope: str) -> list[tuple[str, float]]:
-    found = mem._store.run(lt.TextSearch(query, lt.Scope(**scope), limit))
-    return [(record.user_id or "", score) for record, score, _ in found]
+    found, _ = mem._store.run(lt.Search(query, None, lt.Scope(**scope), limit))
+    return [(record.user_id or "", score) for record, score in found]
 
 
 def _nearest(mem: TieredMemory, query: str, limit: int, **scope: str) -> list[tuple[str, float]]:
     vector = mem.embedder.embed([query])[0]
-    found = mem._store.run(lt.VectorSearch(vector, lt.Scope(**scope), limit))
+    _, found = mem._store.run(lt.Search(None, vector, lt.Scope(**scope), limit))
     return [(record.user_id or "", distance) for record, distance in found]
 
 

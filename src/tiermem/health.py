@@ -4,8 +4,9 @@
 measure against `HealthConfig`; the report's status is its worst check's. Each
 check is a small function of its own, so a new one is one more entry in
 `_store_checks`, `_hot_checks` (the in-process index) or `_process_checks`.
-The store checks are written once, as a coroutine: the sync driver runs it on
-LanceDB's own background loop, as `LanceStore.run` does, the async one awaits it.
+The store checks are written once, on LanceDB's public sync API through the
+store's own connection: `diagnose` runs them directly, `adiagnose` on a worker
+thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from lancedb.background_loop import LOOP
 
 from .callbacks import CallbackHandler
 from .config import HealthConfig, MemoryConfig
@@ -143,9 +143,7 @@ def diagnose(
     hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
-    checks: list[Check] = LOOP.run(  # type: ignore[no-untyped-call]
-        _store_checks(store, config, hot=hot is not None)
-    )
+    checks = _store_checks(store, config, hot=hot is not None)
     checks += _hot_checks(hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
     return report(checks, seconds=time.perf_counter() - started, store=store.uri)
@@ -158,7 +156,8 @@ async def adiagnose(
     hot: HotStore | None = None,
 ) -> HealthReport:
     started = time.perf_counter()
-    checks = await _store_checks(store, config, hot=hot is not None)
+    # the store checks write and read a scratch table: blocking I/O, off the event loop
+    checks = await asyncio.to_thread(_store_checks, store, config, hot=hot is not None)
     # the lag check asks LanceDB for its version: off the event loop
     checks += await asyncio.to_thread(_hot_checks, hot, config.health)
     checks += _process_checks(store, config.health, callbacks)
@@ -175,9 +174,9 @@ _OPTIMIZE_ADVICE = (
 )
 
 
-async def _store_checks(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
+def _store_checks(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
     health = config.health
-    probes: list[tuple[tuple[str, ...], Callable[[], Awaitable[list[Check]]]]] = [
+    probes: list[tuple[tuple[str, ...], Callable[[], list[Check]]]] = [
         (("store_writable",), lambda: _writable(store, health)),
         (("schema_version",), lambda: _schema(store)),
         (("full_text_index", "vector_index"), lambda: _indexes(store, config, hot=hot)),
@@ -186,7 +185,7 @@ async def _store_checks(store: LanceStore, config: MemoryConfig, *, hot: bool) -
     checks: list[Check] = []
     for names, probe in probes:
         try:
-            checks += await probe()
+            checks += probe()
         except Exception as exc:
             # a broken store fails its checks one by one; the report still comes back
             checks += [Check(name, Status.FAILING, None, advice=_OPEN_ADVICE, detail=str(exc))
@@ -194,20 +193,19 @@ async def _store_checks(store: LanceStore, config: MemoryConfig, *, hot: bool) -
     return checks
 
 
-async def _writable(store: LanceStore, health: HealthConfig) -> list[Check]:
+def _writable(store: LanceStore, health: HealthConfig) -> list[Check]:
     """A scratch table written, read back and dropped: user tables are never touched."""
-    connection = store.async_connection
+    connection = store.connection
     now_ms = int(time.time() * 1000)
     name = f"{_SCRATCH_PREFIX}{now_ms}_{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
-    table = await connection.create_table(name, data=pa.table({"probe": [name]}))
+    table = connection.create_table(name, data=pa.table({"probe": [name]}))
     try:
-        rows = await table.count_rows()
+        rows = table.count_rows()
     finally:
-        table.close()
-        await connection.drop_table(name)
+        connection.drop_table(name)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    await _drop_stale_scratch(connection, now_ms)
+    _drop_stale_scratch(connection, now_ms)
     limit = Limit(degraded=health.write_probe_ms_degraded)
     if rows != 1:
         return [Check("store_writable", Status.FAILING, rows, "rows", None, _WRITE_ADVICE,
@@ -218,11 +216,11 @@ async def _writable(store: LanceStore, health: HealthConfig) -> list[Check]:
     return [Check("store_writable", status, round(elapsed_ms, 2), "ms", limit, advice, detail)]
 
 
-async def _drop_stale_scratch(connection: Any, now_ms: int) -> None:
+def _drop_stale_scratch(connection: Any, now_ms: int) -> None:
     token = None
     names: list[str] = []
     while True:
-        page = await connection.list_tables(page_token=token)
+        page = connection.list_tables(page_token=token)
         names += page.tables
         token = page.page_token
         if not token:
@@ -231,11 +229,11 @@ async def _drop_stale_scratch(connection: Any, now_ms: int) -> None:
         stamp = name.removeprefix(_SCRATCH_PREFIX).partition("_")[0]
         stale = stamp.isdigit() and now_ms - int(stamp) > _SCRATCH_STALE_MS
         if name.startswith(_SCRATCH_PREFIX) and stale:
-            await connection.drop_table(name)
+            connection.drop_table(name)
 
 
-async def _schema(store: LanceStore) -> list[Check]:
-    meta = await read_meta(store.async_connection)
+def _schema(store: LanceStore) -> list[Check]:
+    meta = read_meta(store.connection)
     version = int(meta.get("schema_version", "0"))
     if version == SCHEMA_VERSION:
         return [Check("schema_version", Status.OK, version, detail=f"this tiermem reads {version}")]
@@ -244,13 +242,13 @@ async def _schema(store: LanceStore) -> list[Check]:
     return [Check("schema_version", Status.FAILING, version, advice=advice, detail=detail)]
 
 
-async def _indexes(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
-    table = store.async_table
+def _indexes(store: LanceStore, config: MemoryConfig, *, hot: bool) -> list[Check]:
+    table = store.table
     health = config.health
     limit = Limit(health.unindexed_rows_degraded, health.unindexed_rows_failing)
-    indices = await table.list_indices()
+    indices = table.list_indices()
     by_column = {column: index for index in indices for column in index.columns}
-    rows: int = await table.count_rows()
+    rows: int = table.count_rows()
     checks = []
     text = by_column.get("text")
     unindexed = rows if text is None else int(text.num_unindexed_rows or 0)
@@ -289,8 +287,8 @@ def versions_since_optimize(versions: Sequence[dict[str, Any]]) -> int:
     return len(ordered) - 1 - last_marker
 
 
-async def _versions(store: LanceStore, health: HealthConfig) -> list[Check]:
-    versions = await store.async_table.list_versions()
+def _versions(store: LanceStore, health: HealthConfig) -> list[Check]:
+    versions = store.table.list_versions()
     count = versions_since_optimize(versions)
     limit = Limit(health.versions_since_optimize_degraded, health.versions_since_optimize_failing)
     status = limit.judge(count)

@@ -1,9 +1,12 @@
 """The long-term tier: every record in one LanceDB table, sync and async.
 
 The orchestrator describes what it needs as small operations (`Insert`, `Fetch`,
-`TextSearch`, ...); `LanceStore` runs them on `lancedb.connect`, `AsyncLanceStore`
-on `lancedb.connect_async`. The logic that builds rows and filters and reads
-results back is shared, so the two cannot drift apart.
+`Search`, ...). Each operation is carried out by one generator, shared by both
+clients, that yields the LanceDB calls it needs as small requests (`_Read`,
+`_Append`, ...) and is sent their answers: `LanceStore` answers them through
+LanceDB's public sync API (`lancedb.connect`, `Table`), `AsyncLanceStore` through
+its public async API (`lancedb.connect_async`, `AsyncTable`). Filters, plans and
+reading results back are written once, so the two clients cannot drift apart.
 
 Scope filters compare SHA-256 digests of the ids, never the ids themselves: an id
 holding quotes or filter syntax cannot widen a search, whatever the SQL parser does.
@@ -20,8 +23,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,9 +45,8 @@ from .write_behind import WriteBehind
 os.environ.setdefault("LANCEDB_LOG", "error")
 
 import lancedb
-from lancedb.background_loop import LOOP
 from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
-from lancedb.query import MatchQuery
+from lancedb.query import LanceQueryBuilder, MatchQuery
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -61,9 +64,7 @@ __all__ = [
     "Scope",
     "Search",
     "Take",
-    "TextSearch",
     "Upsert",
-    "VectorSearch",
     "Version",
     "load_all",
     "read_meta",
@@ -305,24 +306,8 @@ class Fetch(Effect[list[MemoryRecord]]):
 
 
 @dataclass(frozen=True, slots=True)
-class TextSearch(Effect[Any]):
-    """BM25 hits, each with its stored vector so fusion can score both parts."""
-
-    query: str
-    scope: Scope
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class VectorSearch(Effect[Any]):
-    vector: NDArray[np.float32]
-    scope: Scope
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
 class Search(Effect[tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]]]):
-    """A `TextSearch` and a `VectorSearch` of one scope, run side by side in one trip.
+    """A full-text (BM25) and a vector search of one scope, run side by side.
 
     Either half is skipped when its input is None. The result is a pair of lists:
     (record, BM25) best first, and (record, cosine distance) for the vector hits and
@@ -368,19 +353,7 @@ class Export(Effect[list[tuple[MemoryRecord, NDArray[np.float32]]]]):
 
 
 Operation = (
-    Insert
-    | Upsert
-    | Fetch
-    | TextSearch
-    | VectorSearch
-    | Search
-    | Delete
-    | Count
-    | Optimize
-    | Export
-    | Version
-    | Changes
-    | Take
+    Insert | Upsert | Fetch | Search | Delete | Count | Optimize | Export | Version | Changes | Take
 )
 
 
@@ -651,34 +624,37 @@ def store_error(what: str, exc: BaseException) -> StoreError:
     return StoreError(f"{what}: {first or type(exc).__name__}")
 
 
-class _StaleReadError(Exception):
-    """A read found its version gone: caught up and run again, it will not be."""
+def _failed(op: Operation, uri: str, exc: BaseException) -> StoreError:
+    return store_error(f"{type(op).__name__} failed on the store at {uri!r}", exc)
 
 
-def _retryable(exc: BaseException) -> bool:
+def _retryable(exc: BaseException, op: Operation | None) -> bool:
     # writers racing on one table: LanceDB asks the loser to retry its commit
     text = str(exc)
     racing = "etryable" in text or "onflict" in text or "preempted" in text
-    return racing or isinstance(exc, _StaleReadError)
+    # a read whose version another instance's upkeep dropped: caught up, it is not
+    stale = op is not None and not isinstance(op, Insert) and "Not found" in text
+    return racing or stale
 
 
-def _retrying(action: Callable[[], T]) -> T:
+def _retrying(action: Callable[[int], T], op: Operation | None = None) -> T:
+    """``action(tries)`` until it succeeds or fails for good."""
     for attempt in range(_RETRIES):
         try:
-            return action()
+            return action(attempt + 1)
         except Exception as exc:
-            if attempt == _RETRIES - 1 or not _retryable(exc):
+            if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
             time.sleep(0.02 * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
 
 
-async def _aretrying(action: Callable[[], Awaitable[T]]) -> T:
+async def _aretrying(action: Callable[[int], Awaitable[T]], op: Operation) -> T:
     for attempt in range(_RETRIES):
         try:
-            return await action()
+            return await action(attempt + 1)
         except Exception as exc:
-            if attempt == _RETRIES - 1 or not _retryable(exc):
+            if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
             await asyncio.sleep(0.02 * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
@@ -704,6 +680,291 @@ _SCOPE_ROWS_SECONDS = 60.0
 _SCOPE_ROWS_CACHE = 10_000
 
 
+# --- what an operation asks of LanceDB --------------------------------------------
+# Each operation is a generator (`_steps`) that yields these requests and is sent their
+# answers; a client answers each in a few lines of its own API (`LanceStore._io`,
+# `AsyncLanceStore._io`), so every decision is made once, for both.
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One query, as data: a scan, a BM25 search (``text``) or a vector search."""
+
+    columns: Sequence[str]
+    where: str | None = None
+    limit: int | None = None
+    offset: int = 0
+    text: str | None = None
+    vector: NDArray[np.float32] | None = None
+    #: filter the hits, not the rows first
+    postfilter: bool = False
+    #: scan every row that passes the filter instead of using the vector index
+    flat: bool = False
+    #: on the table of deletions, not of records
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """Queries run at once (each waits on I/O and LanceDB's threads in turn): their tables."""
+
+    reads: tuple[_Read, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CountRows:
+    """Rows a filter selects (None: the table's)."""
+
+    where: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexed:
+    """The columns that have an index."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    """Catch up with the newest version of a table."""
+
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _TableVersion:
+    """The version the table handle is on."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    """Add rows; the answer is the new version."""
+
+    data: pa.Table
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Merge:
+    """Insert or replace rows by id; the answer is the new version."""
+
+    data: pa.Table
+
+
+@dataclass(frozen=True, slots=True)
+class _DeleteWhere:
+    """Delete the rows a filter selects; the answer is the new version."""
+
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compact:
+    """Compact the files, then drop versions older than ``keep`` (None: LanceDB's default)."""
+
+    keep: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class _CreateIndex:
+    """Build one index; ``config`` is one of `lancedb.index`'s."""
+
+    column: str
+    config: Any
+
+
+_Request = (
+    _Read | _Reads | _CountRows | _Indexed | _Latest | _TableVersion | _Append | _Merge
+    | _DeleteWhere | _Compact | _CreateIndex
+)  # fmt: skip
+_Steps = Generator[_Request, Any, T]
+
+
+@dataclass(slots=True)
+class _Freshness:
+    """How current one client's table handle is: when it last caught up with other
+    writers, and how many of this store's writes (by either client) it has seen."""
+
+    checked: float = -math.inf
+    writes: int = 0
+
+
+def _attempt(store: LanceStore, fresh: _Freshness, op: Operation, tries: int) -> _Steps[Any]:
+    """One try at ``op``: catch up when reads must see other writers, then run it."""
+    interval = store.read_consistency_seconds
+    now = time.monotonic()
+    may_lag = interval is None or (interval > 0 and now - fresh.checked < interval)
+    # a local append commits on top of the newest version whatever this handle has seen
+    appending = isinstance(op, Insert) and store.local
+    seen = store.writes
+    if tries > 1 or not (appending or (may_lag and fresh.writes == seen)):
+        yield _Latest()
+        fresh.checked, fresh.writes = now, max(fresh.writes, seen)
+    result = yield from _steps(store, fresh, op)
+    if isinstance(op, Insert | Upsert | Delete | Optimize):
+        store.wrote(fresh)
+    return result
+
+
+def _steps(store: LanceStore, fresh: _Freshness, op: Operation) -> _Steps[Any]:
+    match op:
+        case Insert(records, vectors, written):
+            if not records:
+                return None
+            return (yield _Append(_to_table(records, vectors, store.schema, written)))
+        case Upsert(records, vectors, written):
+            return (yield _Merge(_to_table(records, vectors, store.schema, written)))
+        case Version():
+            seen = store.writes
+            yield _Latest()
+            fresh.checked, fresh.writes = time.monotonic(), max(fresh.writes, seen)
+            return int((yield _TableVersion()))
+        case Changes(since):
+            return (yield from _changes(since))
+        case Take(ids):
+            table = yield _Read(
+                [*_READ_COLUMNS, "vector", "written"], Scope(ids=tuple(ids)).where()
+            )
+            written = table.column("written").to_pylist()
+            return [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written,
+                                                               strict=True)]  # fmt: skip
+        case Fetch(scope, limit):
+            return _records((yield _Read(_READ_COLUMNS, scope.where(), limit)))
+        case Search(query, vector, scope, limit):
+            return (yield from _search(store, query, vector, scope, limit))
+        case Delete(scope):
+            return (yield from _delete(scope))
+        case Count(scope):
+            return (yield _CountRows(scope.where()))
+        case Optimize(vector_index_rows, keep_versions_seconds):
+            # old versions are files that every strong read lists: keep only recent ones
+            keep = keep_versions_seconds
+            yield _Compact(timedelta(seconds=keep) if keep else None)
+            existing = yield _Indexed()
+            rows = yield _CountRows()
+            for column, config in _missing_indexes(existing, rows, vector_index_rows):
+                yield _CreateIndex(column, config)
+            return rows
+        case Export(offset, limit, alive_at):
+            where = Scope(alive_at=alive_at).where()
+            return _with_vectors((yield _Read([*_READ_COLUMNS, "vector"], where, limit, offset)))
+    raise TypeError(f"unknown operation {op!r}")
+
+
+def _search(
+    store: LanceStore,
+    query: str | None,
+    vector: NDArray[np.float32] | None,
+    scope: Scope,
+    limit: int,
+) -> _Steps[tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]]]:
+    where = scope.where()
+    plans: list[tuple[_Read, _Read | None]] = []
+    if query is not None:
+        text = _Read([*_READ_COLUMNS, "vector", "_score"], text=query)
+        plans.append((yield from _plan(store, text, where, limit)))
+    if vector is not None:
+        plans.append((yield from _nearest_plan(store, vector, where, limit)))
+    found = yield _Reads(tuple(first for first, _ in plans))
+    tables: list[pa.Table] = []
+    for (_, fallback), table in zip(plans, found, strict=True):
+        if fallback is None:
+            tables.append(table)
+        else:
+            # too few hits passed the filter applied to them: apply it first after all
+            tables.append(table.slice(0, limit) if table.num_rows >= limit else (yield fallback))
+    text_table = tables.pop(0) if query is not None else None
+    return _search_result(
+        _scored_with_vectors(text_table, "_score") if text_table is not None else [],
+        _scored(tables[0], "_distance") if vector is not None else [],
+        vector,
+    )
+
+
+def _nearest_plan(
+    store: LanceStore, vector: NDArray[np.float32], where: str | None, limit: int
+) -> _Steps[tuple[_Read, _Read | None]]:
+    read = _Read([*_READ_COLUMNS, "_distance"], vector=vector)
+    indexed = bool(where) and (yield from _vector_indexed(store))
+    if indexed and (yield from _rows_within(store, where)) <= _FLAT_ROWS:
+        # a user's thousand rows of a million: exact and 3x faster than the index
+        return replace(read, where=where, limit=limit, flat=True), None
+    return (yield from _plan(store, read, where, limit))
+
+
+def _plan(
+    store: LanceStore, search: _Read, where: str | None, limit: int
+) -> _Steps[tuple[_Read, _Read | None]]:
+    """The read of the best ``limit`` hits within ``where``, and the one to make if the
+    first applied the filter to the hits and too few passed (None: it did not).
+
+    A filter that keeps most rows (a whole agent) costs more to apply first, as a
+    mask of every row, than to apply to a few more hits than asked: those are taken
+    when enough of them pass, and the filter goes first again when they do not.
+    """
+    first = replace(search, where=where, limit=limit)
+    # a table small enough to have no vector index masks its rows fast: no counting
+    if where is None or not (yield from _vector_indexed(store)):
+        return first, None
+    rows = yield from _rows_within(store, None)
+    share = (yield from _rows_within(store, where)) / max(rows, 1)
+    if rows > _FLAT_ROWS and share >= _POSTFILTER_SHARE:
+        wanted = math.ceil(limit / share * 1.25) + 10
+        return replace(first, limit=wanted, postfilter=True), first
+    return first, None
+
+
+def _vector_indexed(store: LanceStore) -> _Steps[bool]:
+    """Whether the table has a vector index, looked up at most once a minute."""
+    now = time.monotonic()
+    known = store.vector_index
+    if known is None or now - known[1] >= _SCOPE_ROWS_SECONDS:
+        known = store.vector_index = ("vector" in (yield _Indexed()), now)
+    return known[0]
+
+
+def _rows_within(store: LanceStore, where: str | None) -> _Steps[int]:
+    """Rows a filter (None: the table) selects, counted at most once a minute."""
+    sizes = store.scope_rows
+    now = time.monotonic()
+    # an estimate: the clock in the expiry clause would make every key new
+    key = _ALIVE_CLAUSE.sub("", where) if where else ""
+    known = sizes.get(key)
+    if known is not None and now - known[1] < _SCOPE_ROWS_SECONDS:
+        return known[0]
+    rows = int((yield _CountRows(where)))
+    if len(sizes) >= _SCOPE_ROWS_CACHE:
+        sizes.clear()
+    sizes[key] = (rows, now)
+    return rows
+
+
+def _changes(since: int) -> _Steps[tuple[int, list[tuple[str, int]], list[tuple[str, int]]]]:
+    version = int((yield _TableVersion()))
+    where = f"written >= {int(since)}"
+    rows = (yield _Read(["id", "written"], where)).to_pydict()
+    yield _Latest(deleted=True)
+    gone = (yield _Read(["id", "written"], where, deleted=True)).to_pydict()
+    return (
+        version,
+        list(zip(rows["id"], rows["written"], strict=True)),
+        list(zip(gone["id"], gone["written"], strict=True)),
+    )
+
+
+def _delete(scope: Scope) -> _Steps[int]:
+    where = scope.where()
+    if where is None:
+        raise ValueError("refusing to delete without a filter")
+    gone = (yield _Read(["id"], where)).column("id")
+    if not len(gone):
+        return int((yield _TableVersion()))  # nothing to delete: no new version
+    version = int((yield _DeleteWhere(where)))
+    # recorded after the delete: another index never drops a row still here
+    tombstones = pa.table({"id": gone, "written": [stamp()] * len(gone)}, schema=_DELETED_SCHEMA)
+    yield _Append(tombstones, deleted=True)
+    return version
+
+
 # --- sync ------------------------------------------------------------------------
 
 
@@ -717,6 +978,32 @@ def _session(index_cache_mb: int | None, metadata_cache_mb: int | None) -> lance
         index_cache_size_bytes=index_cache_mb * mb if index_cache_mb else None,
         metadata_cache_size_bytes=metadata_cache_mb * mb if metadata_cache_mb else None,
     )
+
+
+def _sync_read(table: Any, read: _Read) -> pa.Table:
+    """A `_Read` through the sync query builder.
+
+    Every call of the sync client is a round trip to LanceDB's loop thread. Built by
+    `LanceQueryBuilder.create` rather than `Table.search`, which looks the schema up to
+    infer the vector column, and asked for row ids, as otherwise it looks the schema
+    up twice more to find blob columns, a query makes three trips instead of six.
+    """
+    q: Any  # the builder's class depends on the query
+    if read.text is not None:
+        q = LanceQueryBuilder.create(table, _match(read.text), "fts", "vector")
+    elif read.vector is not None:
+        q = LanceQueryBuilder.create(table, read.vector, "vector", "vector")
+        q = q.distance_type("cosine")
+        q = q.bypass_vector_index() if read.flat else q
+    else:
+        q = LanceQueryBuilder.create(table, None, "auto", "vector")
+    q = q.select(list(read.columns)).with_row_id(True)
+    q = q.where(read.where, prefilter=not read.postfilter) if read.where else q
+    q = q.offset(read.offset) if read.offset else q
+    q = q.limit(read.limit)
+    # a full-text query has no batches to read; the others' to_arrow would look blob
+    # columns up in the schema once more
+    return q.to_arrow() if read.text is not None else q.to_batches().read_all()
 
 
 class LanceStore:
@@ -738,27 +1025,33 @@ class LanceStore:
         self._schema = table_schema(dimensions)
         self.uri = uri
         self.table_name = table
+        self.storage_options = storage_options or None
         #: seconds a read may lag other writers; 0: never, None: unbounded
         self.read_consistency_seconds = read_consistency_seconds
-        #: when the table last caught up with the newest version (monotonic seconds)
-        self.checked = -math.inf
         #: appends may commit from a stale version: a local commit cannot overwrite
         #: another (LanceDB renames without replacing); on object storage, catch up first
         self.local = "://" not in uri or uri.startswith(("memory://", "file://"))
         #: rows each scope filter selected, and when that was counted (a size estimate)
         self.scope_rows: dict[str, tuple[int, float]] = {}
         self.vector_index: tuple[bool, float] | None = None
-        #: the async table of deletions, opened on first use
-        self.deleted: Any = None
+        #: writes this store made through either client: a handle that has seen fewer
+        #: catches up before it reads (read your own writes across sync and async calls)
+        self.writes = 0
+        self._counter = iter(range(1, 2**62))
+        self._fresh = _Freshness()
+        self._deleted: Any = None
+        #: the async client's connection and tables, opened on its first operation
+        self.aio = _AsyncTables()
+        #: runs the second of two queries asked at once (`_Reads`)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tiermem-read")
         #: LanceDB's caches, shared by the sync and async clients of this store
         self.session = _session(index_cache_mb, metadata_cache_mb)
         try:
             # LanceDB's own interval 0 looks for new versions before every query, three
-            # per context; `AsyncLanceStore` looks once per operation, for the same guarantee
-            self._db = lancedb.connect(
-                uri, storage_options=storage_options or None, session=self.session
-            )
-            self._table = _retrying(lambda: self._open(table, embedder, dimensions))
+            # per context; `_attempt` looks once per operation, for the same guarantee
+            self._db = lancedb.connect(uri, storage_options=self.storage_options,
+                                       session=self.session)  # fmt: skip
+            self._table = _retrying(lambda _: self._open(table, embedder, dimensions))
         except (SchemaVersionError, StoreError):
             raise
         except Exception as exc:
@@ -804,40 +1097,102 @@ class LanceStore:
         return opened
 
     def _commit_now(self, records: Sequence[MemoryRecord], vectors: NDArray[np.float32]) -> None:
-        commit = AsyncLanceStore(self).run(Insert(records, vectors), now=True)
-        LOOP.run(commit)  # type: ignore[no-untyped-call]
+        self._execute(Insert(records, vectors))
 
     def run(self, op: Operation) -> Any:
-        if self.behind is not None and not isinstance(op, Insert):
+        if self.behind is not None:
+            if isinstance(op, Insert):
+                self.behind.add(op.records, op.vectors)
+                return None
             self.behind.flush()  # read your own writes
-        # LanceDB's sync client runs each coroutine on its background loop and makes
-        # about six such trips per query; handing it the whole operation makes one
-        return LOOP.run(AsyncLanceStore(self).run(op))  # type: ignore[no-untyped-call]
+        return self._execute(op)
+
+    def _execute(self, op: Operation) -> Any:
+        try:
+            return _retrying(lambda tries: self._drive(_attempt(self, self._fresh, op, tries)), op)
+        except Exception as exc:
+            raise _failed(op, self.uri, exc) from exc
+
+    def _drive(self, steps: _Steps[T]) -> T:
+        answer: Any = None
+        while True:
+            try:
+                request = steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer = self._io(request)
+
+    def _io(self, request: _Request) -> Any:
+        t = self.table
+        match request:
+            case _Read(deleted=deleted):
+                return _sync_read(self._deletions() if deleted else t, request)
+            case _Reads((first, *rest)):
+                others = [self._pool.submit(self._io, read) for read in rest]
+                return [self._io(first), *(other.result() for other in others)]
+            case _Reads(()):
+                return []
+            case _CountRows(where):
+                return t.count_rows(where)
+            case _Indexed():
+                return _indexed_columns(t.list_indices())
+            case _Latest(deleted):
+                (self._deletions() if deleted else t).checkout_latest()
+            case _TableVersion():
+                return t.version
+            case _Append(data, deleted):
+                return (self._deletions() if deleted else t).add(data).version
+            case _Merge(data):
+                merge = t.merge_insert("id").when_matched_update_all()
+                return merge.when_not_matched_insert_all().execute(data).version
+            case _DeleteWhere(where):
+                return t.delete(where).version
+            case _Compact(keep):
+                t.optimize(cleanup_older_than=keep)
+            case _CreateIndex(column, config):
+                t.create_index(column, config=config)
+        return None
+
+    def _deletions(self) -> Any:
+        if self._deleted is None:
+            self._deleted = self._db.open_table(_DELETED_TABLE)
+        return self._deleted
+
+    def wrote(self, fresh: _Freshness) -> None:
+        """Count a write made through the handle ``fresh`` describes, which has seen it."""
+        current = fresh.writes == self.writes
+        self.writes = next(self._counter)  # atomic under the GIL, unlike += 1
+        if current:
+            fresh.writes = self.writes
+
+    @property
+    def checked(self) -> float:
+        """When the sync table last caught up with the newest version (monotonic seconds)."""
+        return self._fresh.checked
 
     @property
     def schema(self) -> pa.Schema:
         return self._schema
 
     @property
-    def async_table(self) -> Any:
-        """The `lancedb.AsyncTable` the sync table wraps (lancedb < 0.41 keeps it here)."""
-        inner = getattr(self._table, "_table", None)
-        if inner is None or not hasattr(inner, "query"):
-            raise StoreError("this lancedb version does not expose the async table")
-        return inner
+    def table(self) -> Any:
+        """The records table (`lancedb.table.Table`)."""
+        if self._table is None:
+            # the sync client has no close of its own: its handles are dropped instead
+            raise StoreError(f"the store at {self.uri!r} is closed: open a new TieredMemory")
+        return self._table
 
     @property
-    def async_connection(self) -> Any:
-        """The `lancedb.AsyncConnection` the sync connection wraps (lancedb < 0.41)."""
-        inner = getattr(self._db, "_conn", None)
-        if inner is None or not hasattr(inner, "create_table"):
-            raise StoreError("this lancedb version does not expose the async connection")
-        return inner
+    def connection(self) -> Any:
+        """The store's connection (`lancedb.DBConnection`)."""
+        return self._db
 
     def close(self) -> None:
         if self.behind is not None:
             self.behind.close()
-        self.async_table.close()
+        self._pool.shutdown()
+        self.aio.close()
+        self._table = self._deleted = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -853,271 +1208,153 @@ class Loaded:
 def load_all(store: LanceStore, *, slice_rows: int = 20_000) -> tuple[int, Iterator[Loaded]]:
     """The table's version and every row, in slices: records are made a slice at a time,
     so loading never holds the whole table twice over."""
-
-    async def read() -> tuple[int, pa.Table]:
-        table = store.async_table
-        await table.checkout_latest()
-        version = int(await table.version())
-        columns = [*_READ_COLUMNS, "vector", "written"]
-        return version, await table.query().select(columns).to_arrow()
-
-    version, table = LOOP.run(read())  # type: ignore[no-untyped-call]
+    table = store.table
+    table.checkout_latest()
+    version = int(table.version)
+    columns = [*_READ_COLUMNS, "vector", "written"]
+    rows = table.search().select(columns).limit(None).to_arrow()
 
     def slices() -> Iterator[Loaded]:
-        for start in range(0, table.num_rows, slice_rows):
-            part = table.slice(start, slice_rows)
+        for start in range(0, rows.num_rows, slice_rows):
+            part = rows.slice(start, slice_rows)
             written = [int(w or 0) for w in part.column("written").to_pylist()]
             yield Loaded(_records(part), _matrix(part), written)
 
     return version, slices()
 
 
-async def read_meta(connection: Any) -> dict[str, str]:
-    """The store's meta rows (schema version, embedder), read through an async connection."""
-    table = await connection.open_table(_META_TABLE)
-    try:
-        rows = (await table.query().to_arrow()).to_pylist()
-    finally:
-        table.close()
+def read_meta(connection: Any) -> dict[str, str]:
+    """The store's meta rows (schema version, embedder), read through a sync connection."""
+    rows = connection.open_table(_META_TABLE).search().limit(None).to_arrow().to_pylist()
     return {str(row["key"]): str(row["value"]) for row in rows}
 
 
 # --- async -----------------------------------------------------------------------
 
 
-class AsyncLanceStore:
-    """Runs the same operations natively on the async table behind a `LanceStore`.
+class _AsyncTables:
+    """The async client's connection and tables, shared by every `AsyncLanceStore` of
+    one `LanceStore`; opened on first use, as opening is a coroutine."""
 
-    Sharing the sync store's table keeps one connection, so ``memory://`` stores
-    and read-your-writes hold across sync and async calls.
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.table: Any = None
+        self.deleted: Any = None
+        self.fresh = _Freshness()
+
+    def close(self) -> None:
+        for handle in (self.deleted, self.table, self.connection):
+            if handle is not None:
+                handle.close()
+
+
+async def _connect_async(store: LanceStore) -> Any:
+    """A native async connection to the sync client's store, with the same caches.
+
+    ``region=None``, which ``connect_async``'s annotation does not list: the sync
+    client connects without a region, and an async connection sees the same
+    ``memory://`` tables only when configured alike (with the default region it is an
+    empty store of its own; on ``s3://`` it could be another region).
     """
+    return await lancedb.connect_async(
+        store.uri,
+        storage_options=store.storage_options,
+        session=store.session,
+        region=None,  # type: ignore[arg-type]  # as the sync client: see above
+    )
+
+
+async def _async_read(table: Any, read: _Read) -> pa.Table:
+    """A `_Read` through the async query builder (`AsyncTable.query`)."""
+    q = table.query()
+    if read.text is not None:
+        q = q.nearest_to_text(_match(read.text))
+    elif read.vector is not None:
+        q = q.nearest_to(read.vector).distance_type("cosine")
+        q = q.bypass_vector_index() if read.flat else q
+    q = q.select(list(read.columns))
+    q = q.where(read.where) if read.where else q
+    q = q.postfilter() if read.postfilter else q
+    q = q.offset(read.offset) if read.offset else q
+    q = q.limit(read.limit) if read.limit is not None else q
+    return await q.to_arrow()
+
+
+class AsyncLanceStore:
+    """Runs the same operations natively on LanceDB's async client, on the same store
+    (and caches) as a `LanceStore`; writes through either are read by both."""
 
     def __init__(self, store: LanceStore) -> None:
         self._store = store
-        self._table = store.async_table
-        self._schema = store.schema
+        self._aio = store.aio
 
-    async def run(self, op: Operation, *, now: bool = False) -> Any:
+    async def run(self, op: Operation) -> Any:
         behind = self._store.behind
-        if behind is not None and not now:
+        if behind is not None:
             if isinstance(op, Insert):
                 behind.add(op.records, op.vectors)
                 return None
             if not behind.idle:
                 # a commit is plain blocking work for a thread, not for the event loop
                 await asyncio.to_thread(behind.flush)
-        tries = 0
-
-        async def attempt() -> Any:
-            nonlocal tries
-            tries += 1
-            # a local append commits on top of the newest version whatever this table has
-            # seen; every other operation reads, so it first catches up with other writers
-            if not (isinstance(op, Insert) and self._store.local) or tries > 1:
-                await self._catch_up(force=tries > 1)
-            try:
-                return await self._run(op)
-            except Exception as exc:
-                if isinstance(op, Insert) or "Not found" not in str(exc):
-                    raise
-                # another instance's upkeep dropped the version this read was on
-                raise _StaleReadError(str(exc)) from exc
-
         try:
-            return await _aretrying(attempt)
-        except Exception as exc:
-            raise store_error(
-                f"{type(op).__name__} failed on the store at {self._store.uri!r}", exc
-            ) from exc
-
-    async def _catch_up(self, *, force: bool = False) -> None:
-        interval = self._store.read_consistency_seconds
-        now = time.monotonic()
-        may_lag = interval is None or (interval > 0 and now - self._store.checked < interval)
-        if may_lag and not force:
-            return
-        await self._table.checkout_latest()
-        self._store.checked = now
-
-    async def _run(self, op: Operation) -> Any:
-        t = self._table
-        match op:
-            case Insert(records, vectors, written):
-                if not records:
-                    return None
-                added = await t.add(_to_table(records, vectors, self._schema, written))
-                return int(added.version)
-            case Upsert(records, vectors, written):
-                data = _to_table(records, vectors, self._schema, written)
-                merged = await (
-                    t.merge_insert("id")
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .execute(data)
-                )
-                return int(merged.version)
-            case Version():
-                await t.checkout_latest()
-                self._store.checked = time.monotonic()
-                return int(await t.version())
-            case Changes(since):
-                return await self._changes(since)
-            case Take(ids):
-                return await self._take(ids)
-            case Fetch(scope, limit):
-                q = t.query().select(_READ_COLUMNS)
-                where = scope.where()
-                q = q.where(where) if where else q
-                q = q.limit(limit) if limit is not None else q
-                return _records(await q.to_arrow())
-            case TextSearch(query, scope, limit):
-                return _scored_with_vectors(await self._text(query, scope, limit), "_score")
-            case VectorSearch(vector, scope, limit):
-                return _scored(await self._nearest(vector, scope, limit), "_distance")
-            case Search(query, vector, scope, limit):
-                where = scope.where()
-                if where and await self._vector_indexed():
-                    # counted once for both halves, which would each miss the cache at once
-                    await self._rows_within(where)
-                # both halves at once: each waits on I/O and LanceDB's threads in turn
-                text, nearest = await asyncio.gather(
-                    self._text(query, scope, limit) if query is not None else _none(),
-                    self._nearest(vector, scope, limit) if vector is not None else _none(),
-                )
-                return _search_result(
-                    _scored_with_vectors(text, "_score") if text is not None else [],
-                    _scored(nearest, "_distance") if nearest is not None else [],
-                    vector,
-                )
-            case Delete(scope):
-                where = scope.where()
-                if where is None:
-                    raise ValueError("refusing to delete without a filter")
-                gone = (await t.query().where(where).select(["id"]).to_arrow()).column("id")
-                if not len(gone):
-                    return int(await t.version())  # nothing to delete: no new version
-                deleted = await t.delete(where)
-                if len(gone):
-                    # recorded after the delete: another index never drops a row still here
-                    tombstones = pa.table({"id": gone, "written": [stamp()] * len(gone)},
-                                          schema=_DELETED_SCHEMA)  # fmt: skip
-                    await (await self._deleted()).add(tombstones)
-                return int(deleted.version)
-            case Count(scope):
-                return await t.count_rows(scope.where())
-            case Optimize(vector_index_rows, keep_versions_seconds):
-                # old versions are files that every strong read lists: keep only recent ones
-                keep = keep_versions_seconds
-                await t.optimize(cleanup_older_than=timedelta(seconds=keep) if keep else None)
-                existing = _indexed_columns(await t.list_indices())
-                rows = await t.count_rows()
-                for column, config in _missing_indexes(existing, rows, vector_index_rows):
-                    await t.create_index(column, config=config)
-                return rows
-            case Export(offset, limit, alive_at):
-                q = t.query().select([*_READ_COLUMNS, "vector"])
-                where = Scope(alive_at=alive_at).where()
-                q = (q.where(where) if where else q).offset(offset).limit(limit)
-                return _with_vectors(await q.to_arrow())
-        raise TypeError(f"unknown operation {op!r}")
-
-    async def _deleted(self) -> Any:
-        if self._store.deleted is None:
-            self._store.deleted = await self._store.async_connection.open_table(_DELETED_TABLE)
-        return self._store.deleted
-
-    async def _changes(
-        self, since: int
-    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-        t = self._table
-        version = int(await t.version())
-        q = t.query().where(f"written >= {int(since)}").select(["id", "written"])
-        rows = (await q.to_arrow()).to_pydict()
-        deleted = await self._deleted()
-        await deleted.checkout_latest()
-        q = deleted.query().where(f"written >= {int(since)}").select(["id", "written"])
-        gone = (await q.to_arrow()).to_pydict()
-        return (
-            version,
-            list(zip(rows["id"], rows["written"], strict=True)),
-            list(zip(gone["id"], gone["written"], strict=True)),
-        )
-
-    async def _take(
-        self, ids: Sequence[str]
-    ) -> list[tuple[MemoryRecord, NDArray[np.float32], int]]:
-        where = Scope(ids=tuple(ids)).where()
-        q = self._table.query().where(where).select([*_READ_COLUMNS, "vector", "written"])
-        table = await q.to_arrow()
-        written = table.column("written").to_pylist()
-        return [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written,
-                                                           strict=True)]  # fmt: skip
-
-    async def _text(self, query: str, scope: Scope, limit: int) -> pa.Table:
-        def search() -> Any:
-            q = self._table.query().nearest_to_text(_match(query))
-            return q.select([*_READ_COLUMNS, "vector", "_score"])
-
-        return await self._filtered(search, scope.where(), limit)
-
-    async def _nearest(self, vector: NDArray[np.float32], scope: Scope, limit: int) -> pa.Table:
-        def search() -> Any:
-            q = self._table.query().nearest_to(vector).distance_type("cosine")
-            return q.select([*_READ_COLUMNS, "_distance"])
-
-        where = scope.where()
-        if where and await self._vector_indexed() and await self._rows_within(where) <= _FLAT_ROWS:
-            # a user's thousand rows of a million: exact and 3x faster than the index
-            return await search().where(where).bypass_vector_index().limit(limit).to_arrow()
-        return await self._filtered(search, where, limit)
-
-    async def _filtered(self, search: Callable[[], Any], where: str | None, limit: int) -> Any:
-        """The best ``limit`` hits of ``search`` within ``where``, filtered first or after.
-
-        A filter that keeps most rows (a whole agent) costs more to apply first, as a
-        mask of every row, than to apply to a few more hits than asked: those are taken
-        when enough of them pass, and the filter goes first again when they do not.
-        """
-        if where is None:
-            return await search().limit(limit).to_arrow()
-        # a table small enough to have no vector index masks its rows fast: no counting
-        if not await self._vector_indexed():
-            return await search().where(where).limit(limit).to_arrow()
-        rows = await self._rows_within(None)
-        share = await self._rows_within(where) / max(rows, 1)
-        if rows > _FLAT_ROWS and share >= _POSTFILTER_SHARE:
-            wanted = math.ceil(limit / share * 1.25) + 10
-            found = await search().where(where).postfilter().limit(wanted).to_arrow()
-            if found.num_rows >= limit:
-                return found.slice(0, limit)
-        return await search().where(where).limit(limit).to_arrow()
-
-    async def _vector_indexed(self) -> bool:
-        """Whether the table has a vector index, looked up at most once a minute."""
-        now = time.monotonic()
-        known = self._store.vector_index
-        if known is None or now - known[1] >= _SCOPE_ROWS_SECONDS:
-            known = self._store.vector_index = (
-                "vector" in _indexed_columns(await self._table.list_indices()),
-                now,
+            await self._opened()
+            return await _aretrying(
+                lambda tries: self._drive(_attempt(self._store, self._aio.fresh, op, tries)), op
             )
-        return known[0]
+        except Exception as exc:
+            raise _failed(op, self._store.uri, exc) from exc
 
-    async def _rows_within(self, where: str | None) -> int:
-        """Rows a filter (None: the table) selects, counted at most once a minute."""
-        sizes = self._store.scope_rows
-        now = time.monotonic()
-        # an estimate: the clock in the expiry clause would make every key new
-        key = _ALIVE_CLAUSE.sub("", where) if where else ""
-        known = sizes.get(key)
-        if known is not None and now - known[1] < _SCOPE_ROWS_SECONDS:
-            return known[0]
-        rows: int = await self._table.count_rows(where)
-        if len(sizes) >= _SCOPE_ROWS_CACHE:
-            sizes.clear()
-        sizes[key] = (rows, now)
-        return rows
+    async def _opened(self) -> None:
+        aio = self._aio
+        if aio.table is not None:
+            return
+        connection = await _connect_async(self._store)
+        table = await connection.open_table(self._store.table_name)
+        if aio.table is None:  # another task may have opened them meanwhile
+            aio.connection, aio.table = connection, table
+        else:
+            table.close()
+            connection.close()
 
+    async def _drive(self, steps: _Steps[T]) -> T:
+        answer: Any = None
+        while True:
+            try:
+                request = steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer = await self._io(request)
 
-async def _none() -> None:
-    return None
+    async def _io(self, request: _Request) -> Any:
+        t = self._aio.table
+        match request:
+            case _Read(deleted=deleted):
+                return await _async_read(await self._deletions() if deleted else t, request)
+            case _Reads(reads):
+                return list(await asyncio.gather(*(self._io(read) for read in reads)))
+            case _CountRows(where):
+                return await t.count_rows(where)
+            case _Indexed():
+                return _indexed_columns(await t.list_indices())
+            case _Latest(deleted):
+                await (await self._deletions() if deleted else t).checkout_latest()
+            case _TableVersion():
+                return await t.version()
+            case _Append(data, deleted):
+                return (await (await self._deletions() if deleted else t).add(data)).version
+            case _Merge(data):
+                merge = t.merge_insert("id").when_matched_update_all()
+                return (await merge.when_not_matched_insert_all().execute(data)).version
+            case _DeleteWhere(where):
+                return (await t.delete(where)).version
+            case _Compact(keep):
+                await t.optimize(cleanup_older_than=keep)
+            case _CreateIndex(column, config):
+                await t.create_index(column, config=config)
+        return None
+
+    async def _deletions(self) -> Any:
+        if self._aio.deleted is None:
+            self._aio.deleted = await self._aio.connection.open_table(_DELETED_TABLE)
+        return self._aio.deleted

@@ -7,7 +7,7 @@ import pytest
 from hot_data import queries, turns
 
 from tiermem.hot.text import ENGLISH_STOP_WORDS, TextIndex, analyzer
-from tiermem.long_term import Insert, LanceStore, Optimize, Scope, TextSearch
+from tiermem.long_term import Insert, LanceStore, Optimize, Scope, Search
 
 CODES = np.array([[1, 0, 1]], np.int32)
 
@@ -54,13 +54,13 @@ def test_top_160_matches_lancedb_full_text_search(corpus: list, lance_store: Lan
     ids = [r.id for r in corpus]
     overlaps, gaps = [], []
     for query in queries(40):
-        theirs = lance_store.run(TextSearch(query, Scope(), 160))
+        theirs, _ = lance_store.run(Search(query, None, Scope(), 160))
         rows, scores = hot.search(query, limit=160)
         if not theirs:
             assert len(rows) == 0
             continue
         ours = {ids[r]: float(s) for r, s in zip(rows, scores, strict=True)}
-        lance = {rec.id: score for rec, score, _ in theirs}
+        lance = {rec.id: score for rec, score in theirs}
         # a tie at the 160th score may fall either way: count only rows above it
         floor = min(lance.values())
         sure = {i for i, s in lance.items() if s > floor * (1 + 1e-5)}
