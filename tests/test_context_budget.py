@@ -170,7 +170,7 @@ def cases(draw: st.DrawFn) -> list[Case]:
                         metadata={"name": rng.choice(SPEAKERS) or "user"})  # fmt: skip
         candidates.append(line(other, Tier.LONG_TERM))
     # each set under several budgets: building it costs more than packing it
-    budgets = draw(st.lists(BUDGETS, min_size=1, max_size=8))
+    budgets = draw(st.lists(BUDGETS, min_size=2, max_size=10))
     return [Case(candidates, budget, int(budget * share), exponent)
             for budget, share, exponent in budgets]  # fmt: skip
 
@@ -209,7 +209,7 @@ def _most_it_costs(candidate: Candidate) -> int:
     return candidate.tokens + heading.tokens + heading.time_tokens + heading.line_time_tokens
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(budgeted=cases())
 def test_a_packed_and_fitted_context_is_within_budget_and_decides_each_candidate_once(
     budgeted: list[Case],
