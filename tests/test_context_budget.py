@@ -19,21 +19,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiermem import MemoryConfig, TieredMemory
+from tiermem.config import ContextConfig
 from tiermem.context import (
     MEMORY_HEADER,
     Candidate,
     Context,
+    ContextBuilder,
     Packing,
     Tier,
     exact_tokens,
     fit,
-    memory_candidate,
     memory_section_cost,
     message_tokens,
     pack,
     turn_message,
 )
-from tiermem.records import COVERS_SEQ, Kind, MemoryRecord
+from tiermem.records import COVERS_SEQ, Kind, MemoryRecord, ScoreParts, SearchHit
 from tiermem.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, CachedCounter, TiktokenCounter
 
 TEXT = st.text(
@@ -45,7 +46,8 @@ TEXT = st.text(
 # --- the packer and `fit`, directly -----------------------------------------------
 
 TOKENIZER = TiktokenCounter("cl100k_base")
-COUNTER = CachedCounter(TOKENIZER)  # as memory.py prices with; the check counts afresh
+COUNTER = CachedCounter(TOKENIZER)  # as the builder prices with; the check counts afresh
+BUILDER = ContextBuilder(TOKENIZER, ContextConfig())
 BASE = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 # pieces whose seams BPE merges or splits: digits, spaces, newlines, emoji, specials
 PIECES = [
@@ -123,8 +125,9 @@ def _unit(rng: random.Random, seq: int, minute: int) -> list[MemoryRecord]:
 
 @st.composite
 def cases(draw: st.DrawFn) -> list[Case]:
-    """Candidates as `TieredMemory` gathers them: the window's units newest first (pinned,
-    some held), summaries, turns pinned long ago, then hits of every kind.
+    """Candidates as `ContextBuilder` makes them for `TieredMemory` from a session's
+    window (units with tool calls, some pinned by their user), its summaries, its
+    pinned turns, and search hits of every kind with their scores.
 
     Hypothesis draws the shape and the budget; the texts, times and scores come from a
     random generator it seeds, as drawing each of them costs more than the check.
@@ -138,37 +141,28 @@ def cases(draw: st.DrawFn) -> list[Case]:
         seq += len(units[-1])
     in_window = draw(st.integers(0, len(units)))
     evicted, window = units[: len(units) - in_window], units[len(units) - in_window :]
-    candidates = [
-        Candidate(key=unit[0].id, tier=Tier.SHORT_TERM, records=tuple(unit),
-                  tokens=sum(r.tokens for r in unit), score=rng.random(), pinned=True,
-                  held=any(r.pinned for r in unit))
-        for unit in reversed(window)
-    ]  # fmt: skip
-
-    def line(record: MemoryRecord, tier: Tier) -> Candidate:
-        return memory_candidate(record, tier=tier, score=rng.random(), parts=None,
-                                count=COUNTER.count)  # fmt: skip
-
     old = [r for unit in evicted for r in unit]
+    summaries = []
     for n in range(draw(st.integers(0, 2)) if old else 0):
         first = rng.randrange(len(old))
         last = rng.randrange(first, len(old))
-        summary = _record(old[last].seq, _text(rng), minute, id=f"sum{n}", kind=Kind.SUMMARY,
-                          session_id="s", user_id="u",
-                          metadata={COVERS_SEQ: [old[first].seq, old[last].seq]})  # fmt: skip
-        candidates.append(line(summary, Tier.MEDIUM_TERM))
-    for record in old:
-        if record.pinned:  # evicted long ago, still held by its user
-            candidates.append(replace(line(record, Tier.LONG_TERM), held=True))
-        elif rng.random() < 0.5:  # a hit: one of this session's older turns
-            candidates.append(line(record, Tier.LONG_TERM))
-    for n in range(draw(st.integers(0, 8))):
-        kind = rng.choice([Kind.MEMORY, Kind.TURN])
-        other = _record(1000 + n, _text(rng), rng.randrange(3 * 24 * 60), id=f"hit{n}",
-                        kind=kind, role="user" if kind is Kind.TURN else None,
-                        session_id="elsewhere", user_id="u",
-                        metadata={"name": rng.choice(SPEAKERS) or "user"})  # fmt: skip
-        candidates.append(line(other, Tier.LONG_TERM))
+        span = [old[first].seq, old[last].seq]
+        summaries.append(_record(old[last].seq, _text(rng), minute, id=f"sum{n}",
+                                 kind=Kind.SUMMARY, session_id="s", user_id="u",
+                                 metadata={COVERS_SEQ: span}))  # fmt: skip
+    others = [
+        _record(1000 + n, _text(rng), rng.randrange(3 * 24 * 60), id=f"hit{n}", kind=kind,
+                role="user" if kind is Kind.TURN else None, session_id="elsewhere",
+                user_id="u", metadata={"name": rng.choice(SPEAKERS) or "user"})
+        for n in range(draw(st.integers(0, 8)))
+        for kind in [rng.choice([Kind.MEMORY, Kind.TURN])]
+    ]  # fmt: skip
+    # found by the search: some of every tier (a turn of the window, a summary, an
+    # older turn of the session) and whatever else matched
+    found = [r for r in [*(r for u in window for r in u), *summaries, *old] if rng.random() < 0.5]
+    hits = [SearchHit(r, rng.random(), ScoreParts()) for r in [*found, *others]]
+    held = [r for unit in units for r in unit if r.pinned]  # the session's pinned turns
+    candidates = BUILDER.candidates(window, summaries, hits, held)
     # each set under several budgets: building it costs more than packing it
     budgets = draw(st.lists(BUDGETS, min_size=2, max_size=10))
     return [Case(candidates, budget, int(budget * share), exponent)
