@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,16 +89,23 @@ def _check_window_and_summaries(mem: TieredMemory, owner: Owner, text: str) -> N
     assert shown <= allowed(owner), (owner, shown - allowed(owner))
 
 
+@pytest.fixture(scope="module")
+def restarted(crowded: Path) -> Iterator[TieredMemory]:
+    """The crowded store opened again: each owner's window is restored from disk on its
+    first context, so one instance serves every owner's restart."""
+    with TieredMemory(crowded, config=CONFIG) as mem:
+        yield mem
+
+
 @pytest.mark.parametrize("owner", OWNERS, ids=str)
-def test_contexts_after_a_restart(crowded: Path, owner: Owner) -> None:
+def test_contexts_after_a_restart(restarted: TieredMemory, owner: Owner) -> None:
     user, agent, session = owner
-    with TieredMemory(crowded, config=CONFIG) as mem:  # restores the window from disk
-        ctx = mem.build_context("what is the vault code?", session_id=session,
-                                user_id=user, agent_id=agent, max_tokens=3000)  # fmt: skip
-        _check_window_and_summaries(mem, owner, ctx.text)
-        # the recent turns are the short-term window: exactly this owner's
-        recent = [m for m in ctx.messages if m["role"] != "system"]
-        assert visible_marks(" ".join(str(m["content"]) for m in recent)) == {mark(owner)}
+    ctx = restarted.build_context("what is the vault code?", session_id=session,
+                                  user_id=user, agent_id=agent, max_tokens=3000)  # fmt: skip
+    _check_window_and_summaries(restarted, owner, ctx.text)
+    # the recent turns are the short-term window: exactly this owner's
+    recent = [m for m in ctx.messages if m["role"] != "system"]
+    assert visible_marks(" ".join(str(m["content"]) for m in recent)) == {mark(owner)}
 
 
 def test_summaries_hold_one_owner_each(crowded: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,8 +27,7 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def populated() -> TieredMemory:
+def _populated() -> TieredMemory:
     mem = TieredMemory("memory://")
     for uid in HOSTILE:
         mem.add_message("user", f"secret of {uid!r}: the shared word is banana",
@@ -35,26 +36,40 @@ def populated() -> TieredMemory:
     return mem
 
 
+@pytest.fixture(scope="module")
+def shared() -> Iterator[TieredMemory]:
+    """One store for the checks that only read it, each id's case against the same rows."""
+    with _populated() as mem:
+        yield mem
+
+
+@pytest.fixture
+def populated() -> Iterator[TieredMemory]:
+    """A store of its own, for a test that writes."""
+    with _populated() as mem:
+        yield mem
+
+
 @pytest.mark.parametrize("uid", HOSTILE)
-def test_search_never_crosses_users(populated: TieredMemory, uid: str) -> None:
-    hits = populated.search("banana shared word secret memory", user_id=uid, k=100)
+def test_search_never_crosses_users(shared: TieredMemory, uid: str) -> None:
+    hits = shared.search("banana shared word secret memory", user_id=uid, k=100)
     assert len(hits) == 2
     assert {h.record.user_id for h in hits} == {uid}
 
 
 @pytest.mark.parametrize("uid", HOSTILE)
-def test_agent_session_and_tag_filters_never_widen(populated: TieredMemory, uid: str) -> None:
-    by_agent = populated.search("banana", agent_id=uid, k=100)
-    by_session = populated.search("banana", session_id=f"sess-{uid}", k=100)
-    by_tag = populated.search("banana", tags=[uid], k=100)
+def test_agent_session_and_tag_filters_never_widen(shared: TieredMemory, uid: str) -> None:
+    by_agent = shared.search("banana", agent_id=uid, k=100)
+    by_session = shared.search("banana", session_id=f"sess-{uid}", k=100)
+    by_tag = shared.search("banana", tags=[uid], k=100)
     assert {h.record.agent_id for h in by_agent} == {uid}
     assert {h.record.session_id for h in by_session} == {f"sess-{uid}"}
     assert [h.record.user_id for h in by_tag] == [uid]
 
 
 @pytest.mark.parametrize("uid", HOSTILE)
-def test_context_never_crosses_users(populated: TieredMemory, uid: str) -> None:
-    ctx = populated.build_context("banana", session_id="fresh", user_id=uid, max_tokens=2000)
+def test_context_never_crosses_users(shared: TieredMemory, uid: str) -> None:
+    ctx = shared.build_context("banana", session_id="fresh", user_id=uid, max_tokens=2000)
     for other in HOSTILE:
         if other != uid:
             assert f"of {other!r}:" not in ctx.text
@@ -83,11 +98,11 @@ def test_any_id_is_its_own_scope(uid: str) -> None:  # fmt: skip
 
 
 @pytest.mark.parametrize("uid", HOSTILE)
-def test_stats_count_one_scope_only(populated: TieredMemory, uid: str) -> None:
-    stats = populated.stats(user_id=uid)
+def test_stats_count_one_scope_only(shared: TieredMemory, uid: str) -> None:
+    stats = shared.stats(user_id=uid)
     assert (stats["turns"], stats["memories"], stats["records"]) == (1, 1, 2)
     assert stats["scope"] == {"user_id": uid}
-    session = populated.stats(session_id=f"sess-{uid}")
+    session = shared.stats(session_id=f"sess-{uid}")
     assert session["turns"] == 1
     assert session["memories"] == 0  # remember() gave no session
     assert set(session["sessions"]) <= {f"sess-{uid}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import hot_data
@@ -24,13 +25,24 @@ def _exact_top(matrix: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) 
     return set(hot_data.exact_top(matrix, query, rows, k))
 
 
-def _saved(folder: Path, matrix: np.ndarray) -> list[str]:
-    """A graph of every row saved in ``folder`` by a first process; the ids of its rows."""
+@pytest.fixture(scope="module")
+def saved_once(
+    tmp_path_factory: pytest.TempPathFactory, embedded: tuple[np.ndarray, np.ndarray]
+) -> tuple[Path, list[str]]:
+    """A graph of every row saved by a first process, built once for the tests that load it."""
+    matrix, _ = embedded
+    folder = tmp_path_factory.mktemp("graph") / "g"
     ids = [f"r{i}" for i in range(len(matrix))]
     first = VectorIndex(matrix.shape[1], hnsw_rows=500)
     first.add(np.arange(len(matrix)), matrix)
     assert first.save_graph(folder, lambda rows: [ids[int(r)] for r in rows])
-    return ids
+    return folder, ids
+
+
+def _saved(folder: Path, saved_once: tuple[Path, list[str]]) -> list[str]:
+    """A copy of the first process's saved graph in ``folder``; the ids of its rows."""
+    shutil.copytree(saved_once[0], folder)
+    return saved_once[1]
 
 
 def test_identity_keys_and_restored_keys_map_both_ways() -> None:
@@ -45,10 +57,10 @@ def test_identity_keys_and_restored_keys_map_both_ways() -> None:
 
 
 def test_a_saved_graph_serves_another_row_order_without_a_rebuild(
-    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
+    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray], saved_once: tuple[Path, list[str]]
 ) -> None:
     matrix, qs = embedded
-    ids = _saved(tmp_path / "g", matrix)
+    ids = _saved(tmp_path / "g", saved_once)
     # the next process loads the records in another order, some deleted, some new
     rng = np.random.default_rng(1)
     order = rng.permutation(ROWS)
@@ -82,10 +94,10 @@ def test_a_saved_graph_serves_another_row_order_without_a_rebuild(
 
 
 def test_an_unchanged_restored_graph_is_not_written_again(
-    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray]
+    tmp_path: Path, embedded: tuple[np.ndarray, np.ndarray], saved_once: tuple[Path, list[str]]
 ) -> None:
     matrix, _ = embedded
-    ids = _saved(tmp_path / "g", matrix)
+    ids = _saved(tmp_path / "g", saved_once)
     second = VectorIndex(matrix.shape[1], hnsw_rows=500, background=True)
     row_of = {i: n for n, i in enumerate(ids)}
     second.seed = lambda: load_graph(tmp_path / "g", matrix.shape[1], row_of.get, ROWS)

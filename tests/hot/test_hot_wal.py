@@ -140,7 +140,8 @@ _CHILD = textwrap.dedent(
     from tiermem.hot.wal import WriteAheadLog
 
     log = WriteAheadLog(sys.argv[1])
-    for record in turns(100_000, prefix="k"):
+    # more than the pipe holds unread (8-byte lines, 64 KiB): alive when the kill lands
+    for record in turns(20_000, prefix="k"):
         log.add([record], np.ones((1, 8), np.float32))
         print(record.id, flush=True)  # acknowledged: the parent may now rely on it
     """
