@@ -100,12 +100,17 @@ def test_truncate_text_keeps_whole_words() -> None:
 
 @pytest.mark.parametrize("words", [300, 5_000])
 def test_truncate_turn_fits_and_says_how_much_was_cut(words: int) -> None:
-    turn = to_turn("tool", " ".join(f"row{n}" for n in range(words)), {"tool_call_id": "c1"})
+    text = " ".join(f"row{n}=value" for n in range(words))
+    turn = to_turn("tool", text, {"tool_call_id": "c1"})
     cut = truncate(turn, max_tokens=200, counter=COUNTER)
     assert cut is not None
-    assert message_tokens(COUNTER, cut.chat()) <= 200
-    assert cut.content.endswith(f"…[truncated {cut.metadata[TRUNCATED]} tokens]")
-    assert turn.content.startswith(cut.content.split("\n…[")[0])
+    assert 190 <= message_tokens(COUNTER, cut.chat()) <= 200  # near the limit, not far below
+    dropped = cut.metadata[TRUNCATED]
+    assert cut.content.endswith(f"\n…[truncated {dropped} tokens]")
+    kept = cut.content.rsplit("\n…[truncated", 1)[0]
+    assert text.startswith(kept)
+    assert dropped == COUNTER.count(text) - COUNTER.count(kept)
+    assert cut.metadata["tool_call_id"] == "c1"
     assert truncate(cut, max_tokens=200, counter=COUNTER) == cut  # fits: unchanged
 
 

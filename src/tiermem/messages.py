@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, TypedDict, overload
 
 from .tokens import REPLY_PRIMING, TokenCounter
 
@@ -62,13 +61,12 @@ class ChatMessage(TypedDict):
     tool_call_id: NotRequired[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Turn:
+class Turn(NamedTuple):
     """What `TieredMemory.add_message` takes for one message of any framework."""
 
     role: str
     content: str
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any]
 
     def as_message(self) -> dict[str, Any]:
         """The mapping `TieredMemory.add_messages` takes for this turn."""

@@ -77,8 +77,7 @@ class TieredSession:
 
     async def add_items(self, items: list[Item]) -> None:
         """Store items, all or none: a bad item is refused before anything is written."""
-        turns = turns_from_items(items)
-        messages = [{"role": t.role, "content": t.content, "metadata": t.metadata} for t in turns]
+        messages = [t.as_message() for t in turns_from_items(items)]
         if messages:
             await self.memory.aadd_messages(messages, **self._scope)
 

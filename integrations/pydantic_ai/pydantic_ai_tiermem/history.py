@@ -16,7 +16,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 
 import tiermem
 from tiermem import InvalidInputError, Tier
-from tiermem.context import exact_tokens
+from tiermem.messages import ChatMessage, exact_tokens
 
 from .messages import (
     MARK,
@@ -78,8 +78,7 @@ class TieredHistory:
 
     def _pending(self, messages: Sequence[ModelMessage]) -> tuple[list[ModelMessage], list[Any]]:
         fresh = [m for m in messages if not is_recorded(m)]
-        turns = [{"role": t.role, "content": t.content, "metadata": t.metadata}
-                 for m in fresh for t in turns_of(m)]  # fmt: skip
+        turns = [t.as_message() for m in fresh for t in turns_of(m)]
         return fresh, turns
 
     def record(self, messages: Sequence[ModelMessage]) -> int:
@@ -104,7 +103,7 @@ class TieredHistory:
         budget = self.max_tokens or self.memory.config.context.max_tokens
         if not system:
             return budget
-        prompt = [{"role": "system", "content": "\n\n".join(system)}]
+        prompt = [ChatMessage(role="system", content="\n\n".join(system))]
         left = budget - exact_tokens(self.memory.token_counter, prompt)
         if left <= 0:
             raise InvalidInputError(
