@@ -1,6 +1,7 @@
-"""`TieredMemory`: tiermem as a legacy LangChain memory (`ConversationChain`, `LLMChain`).
+"""`TiermemMemory`: tiermem as a legacy LangChain memory (`ConversationChain`, `LLMChain`).
 
-Needs ``langchain-classic`` (where `BaseMemory` lives since LangChain 1.0).
+Needs ``langchain-classic`` (where `BaseMemory` lives since LangChain 1.0). Named
+like LangChain's other third-party memories (``ZepMemory``, ``MotorheadMemory``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from langchain_classic.memory.utils import get_prompt_input_key
 from langchain_core.messages import BaseMessage, get_buffer_string
 
 import tiermem
+from tiermem import Kind
 
 from .messages import context_to_messages
 
-__all__ = ["TieredMemory"]
+__all__ = ["TiermemMemory"]
+
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
-class TieredMemory(BaseMemory):
+class TiermemMemory(BaseMemory):
     """Loads tiermem's budgeted context for each input and saves every exchange.
 
     ``memory_key`` receives the context: LangChain messages when ``return_messages``
@@ -108,12 +112,18 @@ class TieredMemory(BaseMemory):
                 )  # fmt: skip
 
     def clear(self) -> None:
-        """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
-        )
+        """Forget this session's conversation: its turns and summaries.
+
+        Explicit memories (``remember``) stay, as they do when a LlamaIndex memory is
+        reset; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
+            kinds=_CONVERSATION, exact=True,
+        )  # fmt: skip
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
-        )
+        await self.memory.aforget_where(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
+            kinds=_CONVERSATION, exact=True,
+        )  # fmt: skip

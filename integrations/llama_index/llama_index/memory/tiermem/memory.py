@@ -1,6 +1,10 @@
-"""`TieredMemory`: tiermem as a LlamaIndex `BaseMemory`, for agents and chat engines.
+"""`TiermemMemory`: tiermem as a LlamaIndex `BaseMemory`, for agents and chat engines.
 
-``agent.run(user_msg=..., memory=TieredMemory.from_defaults(...))``: every message
+Named like LlamaIndex's other third-party memories (``Mem0Memory`` in
+``llama_index.memory.mem0``); ``TieredMemory``, its name in earlier versions, still
+works for one release with a `DeprecationWarning`.
+
+``agent.run(user_msg=..., memory=TiermemMemory.from_defaults(...))``: every message
 the agent puts is stored verbatim in tiermem, and every ``get`` returns tiermem's
 budgeted context for the current input, so the LLM sees recent turns, summaries
 and long-term hits within ``max_tokens``. Sync methods call tiermem's sync API and
@@ -35,9 +39,9 @@ from .messages import (
 )
 from .summarizer import LLMSummarizer
 
-__all__ = ["TieredMemory"]
+__all__ = ["TiermemMemory"]
 
-_SESSION_KINDS = (Kind.TURN, Kind.SUMMARY)
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
 def _query(input: str | ChatMessage | None) -> str | None:
@@ -45,7 +49,7 @@ def _query(input: str | ChatMessage | None) -> str | None:
     return text if text and text.strip() else None
 
 
-class TieredMemory(BaseMemory):
+class TiermemMemory(BaseMemory):
     """A LlamaIndex memory backed by a `tiermem.TieredMemory`, scoped to one session.
 
     ``get`` returns the budgeted context (the memory section as a system message,
@@ -68,7 +72,7 @@ class TieredMemory(BaseMemory):
 
     @classmethod
     def class_name(cls) -> str:
-        return "TieredMemory"
+        return "TiermemMemory"
 
     @classmethod
     def from_defaults(  # type: ignore[override]  # typed keywords, not BaseMemory's **kwargs
@@ -87,7 +91,7 @@ class TieredMemory(BaseMemory):
         summarizer: tiermem.Summarizer | None = None,
         token_counter: tiermem.TokenCounter | None = None,
         callbacks: Iterable[tiermem.CallbackHandler] | None = None,
-    ) -> TieredMemory:
+    ) -> TiermemMemory:
         """Open (or wrap) a tiermem store; ``embed_model`` / ``llm`` plug LlamaIndex models in."""
         opening = (config, embed_model, llm, embedder, summarizer, token_counter, callbacks)
         if memory is not None and (
@@ -159,14 +163,12 @@ class TieredMemory(BaseMemory):
         self.put_messages(messages)
 
     def reset(self) -> None:
-        """Forget the session's turns and summaries (explicit memories stay)."""
-        mem, owner = self.memory, self._owner()
-        if not mem.records(**owner, kinds=[Kind.MEMORY]):
-            mem.forget_scope(**owner)  # the whole session, in one delete
-            return
-        # the session also holds explicit memories: forget the chat history around them
-        for record in mem.records(**owner, kinds=_SESSION_KINDS):
-            mem.forget(record.id)
+        """Forget this session's conversation: its turns and summaries.
+
+        Explicit memories (``remember``) stay, as they do when a LangChain chat
+        history is cleared; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(**self._owner(), kinds=_CONVERSATION)
 
     def _owner(self) -> dict[str, Any]:
         # exactly this memory's records: another user's turns under the same session stay
@@ -223,12 +225,7 @@ class TieredMemory(BaseMemory):
 
     async def areset(self) -> None:
         """Async `reset`."""
-        mem, owner = self.memory, self._owner()
-        if not await mem.arecords(**owner, kinds=[Kind.MEMORY]):
-            await mem.aforget_scope(**owner)
-            return
-        for record in await mem.arecords(**owner, kinds=_SESSION_KINDS):
-            await mem.aforget(record.id)
+        await self.memory.aforget_where(**self._owner(), kinds=_CONVERSATION)
 
     async def aclose(self) -> None:
         """Async `close`."""
