@@ -8,10 +8,13 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
 import tiermem
+from tiermem import Kind
 
 from .messages import context_to_messages, message_to_turn
 
 __all__ = ["TieredChatMessageHistory"]
+
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
 class TieredChatMessageHistory(BaseChatMessageHistory):
@@ -22,6 +25,8 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
     and summaries hold that is relevant to the latest question, then the recent
     turns, within ``max_tokens`` (default: the memory's ``context.max_tokens``).
     Message types, names, tool calls and tool call ids come back as they went in.
+    Only this (user, agent, session)'s records are read and cleared: another user's
+    turns under the same session id stay.
     """
 
     def __init__(
@@ -57,31 +62,36 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
         return context_to_messages(context)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        turns = [message_to_turn(m) for m in messages]  # all converted before any is written
-        for turn in turns:
-            self.memory.add_message(
-                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
-                agent_id=self.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        """Store ``messages`` in one write, all or none."""
+        turns = [message_to_turn(m).as_message() for m in messages]
+        if turns:
+            self.memory.add_messages(
+                turns, session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id
+            )
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
-        turns = [message_to_turn(m) for m in messages]
-        for turn in turns:
-            await self.memory.aadd_message(
-                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
-                agent_id=self.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        turns = [message_to_turn(m).as_message() for m in messages]
+        if turns:
+            await self.memory.aadd_messages(
+                turns, session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id
+            )
 
     def clear(self) -> None:
-        """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(**self._owner(), exact=True)
+        """Forget this session's conversation: its turns and summaries.
+
+        Explicit memories (``remember``) stay, as they do when a LlamaIndex memory is
+        reset; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
+            kinds=_CONVERSATION, exact=True,
+        )  # fmt: skip
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(**self._owner(), exact=True)
-
-    def _owner(self) -> dict[str, str | None]:
-        # exactly this history's records: another user's turns under the same session stay
-        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
+        await self.memory.aforget_where(
+            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
+            kinds=_CONVERSATION, exact=True,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"

@@ -169,10 +169,10 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
     ) -> dict[str, Any] | None:
         turns, update = self._pending(state)
         scope = self._scope()
-        for turn in turns:
-            self.memory.add_message(
-                turn.role, turn.content, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, metadata=turn.metadata,
+        if turns:
+            self.memory.add_messages(
+                [t.as_message() for t in turns], session_id=scope.session_id,
+                user_id=scope.user_id, agent_id=scope.agent_id,
             )  # fmt: skip
         return update
 
@@ -181,10 +181,10 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
     ) -> dict[str, Any] | None:
         turns, update = self._pending(state)
         scope = self._scope()
-        for turn in turns:
-            await self.memory.aadd_message(
-                turn.role, turn.content, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, metadata=turn.metadata,
+        if turns:
+            await self.memory.aadd_messages(
+                [t.as_message() for t in turns], session_id=scope.session_id,
+                user_id=scope.user_id, agent_id=scope.agent_id,
             )  # fmt: skip
         return update
 
