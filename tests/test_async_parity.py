@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
 
-from tiermem import MemoryConfig, NotFoundError, TieredMemory
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from tiermem import (
+    Embedder,
+    HashingEmbedder,
+    MemoryConfig,
+    MemoryRecord,
+    NotFoundError,
+    TieredMemory,
+    TokenCounter,
+)
 
 SCRIPT = [
     ("user", "I moved to Lisbon in May 2023."),
@@ -65,3 +79,97 @@ async def test_sync_and_async_share_one_store(config: MemoryConfig) -> None:
         assert "written synchronously" in ctx.text
         assert "written asynchronously" in ctx.text
         assert next(h.record.text for h in mem.search("asynchronously")) == "written asynchronously"
+
+
+# --- the event loop never waits on a sync part --------------------------------------
+
+SLOW = 0.3  # seconds each slow call sleeps: far above any gap the loop may show
+
+
+class SlowEmbedder(HashingEmbedder):
+    """A sync-only embedder that blocks like a network call (no `aembed` of its own)."""
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        time.sleep(SLOW)
+        return super().embed(texts)
+
+    aembed = Embedder.aembed  # the protocol's default: `embed` on a worker thread
+
+
+class SlowSummarizer:
+    """A duck-typed summarizer with no `asummarize` at all (not a `Summarizer` subclass)."""
+
+    def summarize(
+        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
+    ) -> str:
+        time.sleep(SLOW)
+        return " ".join(r.text for r in records)[:200]
+
+
+async def _largest_gap(work: Awaitable[object]) -> float:
+    """Run ``work`` beside a ticker; the longest the ticker waited past its 10 ms sleep."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            gaps.append(time.perf_counter() - started - 0.01)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await work
+    finally:
+        done.set()
+        await ticker
+    return max(gaps)
+
+
+async def test_a_slow_sync_embedder_and_summarizer_never_block_the_event_loop() -> None:
+    # a window of a turn or two, so the script folds summaries as it goes
+    config = MemoryConfig(
+        tokenizer="cl100k_base",
+        short_term={"max_tokens": 30},
+        medium_term={"trigger_tokens": 20, "summary_tokens": 40},
+    )
+    embedder, summarizer = SlowEmbedder(64), SlowSummarizer()
+    mem = TieredMemory("memory://", config=config, embedder=embedder, summarizer=summarizer)
+    calls = 0
+
+    async def conversation() -> None:
+        nonlocal calls
+        for i, (role, text) in enumerate(SCRIPT):  # enough turns to fold a summary
+            await mem.aadd_message(role, text, session_id="s", timestamp=1_700_000_000 + i)
+            calls += 1
+        await mem.abuild_context("where do I live", session_id="s")
+        await mem.aremember("Prefers tea", user_id="u")
+        await mem.asearch("Clara", session_id="s")
+
+    started = time.perf_counter()
+    gap = await _largest_gap(conversation())
+    took = time.perf_counter() - started
+    assert calls == len(SCRIPT)
+    summaries = (await mem.astats())["summaries"]
+    assert summaries >= 2  # the slow summarizer did run
+    assert took > (len(SCRIPT) + 3 + summaries) * SLOW  # every slow call really happened
+    assert gap < SLOW / 2, f"the event loop stalled {gap * 1000:.0f} ms"
+    mem.close()
+
+
+async def test_a_native_aembed_is_awaited_and_the_sync_embed_left_alone() -> None:
+    class AsyncOnly(HashingEmbedder):
+        def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            raise AssertionError("the async path must not call the sync embed")
+
+        async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            await asyncio.sleep(0)
+            return HashingEmbedder.embed(self, texts)
+
+    mem = TieredMemory("memory://", embedder=AsyncOnly(64))
+    await mem.aadd_message("user", "I keep bees on the roof.", session_id="s")
+    hits = await mem.asearch("bees", session_id="s")
+    assert [h.record.text for h in hits] == ["I keep bees on the roof."]
+    with pytest.raises(AssertionError, match="must not call the sync embed"):
+        mem.search("bees", session_id="s")  # the sync path does call it
+    mem.close()

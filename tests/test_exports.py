@@ -33,6 +33,7 @@ def test_top_level_exports_are_pinned() -> None:
         "PromptSummarizer",
         "RetrievalConfig",
         "SchemaVersionError",
+        "Scope",
         "ScoreParts",
         "SearchHit",
         "ShortTermConfig",

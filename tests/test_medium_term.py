@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
+import numpy as np
 import pytest
 
 from helpers import BASE
-from tiermem import ExtractiveSummarizer, Kind, MemoryRecord, TiktokenCounter
+from tiermem import ExtractiveSummarizer, Kind, MediumTermConfig, MemoryRecord, TiktokenCounter
+from tiermem.effects import Effect, Embed, Summarize
+from tiermem.long_term import Delete, Insert
 from tiermem.medium_term import MediumTerm
 
 COUNTER = TiktokenCounter("cl100k_base")
@@ -106,11 +111,68 @@ def test_merging_summaries_keeps_each_line_with_its_speaker() -> None:
     assert "summary:" not in merged
 
 
+def _turns(count: int, tokens: int = 40, first: int = 0) -> list[MemoryRecord]:
+    return [MemoryRecord(id=f"p{i}", kind=Kind.TURN, text=f"Melanie ran {i} marathons.",
+                         timestamp=BASE, seq=i, session_id="s", tokens=tokens)
+            for i in range(first, first + count)]  # fmt: skip
+
+
+def _medium(**config: int) -> MediumTerm:
+    return MediumTerm(MediumTermConfig(**config), COUNTER, threading.RLock())
+
+
 def test_pending_turns_fold_once_they_reach_the_trigger() -> None:
-    medium = MediumTerm()
-    medium.pending.extend(MemoryRecord(id=f"p{i}", kind=Kind.TURN, text="x", timestamp=BASE,
-                                       seq=i, tokens=40) for i in range(3))  # fmt: skip
-    assert not medium.due(200)
-    assert medium.due(120)
-    assert [r.seq for r in medium.take_pending()] == [0, 1, 2]
+    medium = _medium(trigger_tokens=120)
+    assert medium.admit(_turns(2)) == []  # 80 tokens pending: not yet
+    folds = medium.admit(_turns(1, first=2))
+    assert [[r.seq for r in fold] for fold in folds] == [[0, 1, 2]]
     assert medium.pending == []
+
+
+def test_a_restored_session_holds_its_evicted_turns_without_folding() -> None:
+    medium = _medium(trigger_tokens=40)
+    medium.hold(_turns(3))
+    assert [r.seq for r in medium.pending] == [0, 1, 2]
+    assert [r.seq for f in medium.admit(_turns(1, first=3)) for r in f] == [0, 1, 2, 3]
+
+
+def test_a_disabled_tier_never_holds_anything() -> None:
+    medium = MediumTerm(MediumTermConfig(enabled=False), COUNTER, threading.RLock())
+    assert medium.admit(_turns(50)) == []
+    assert medium.pending == []
+
+
+def _absorbed(medium: MediumTerm, folds: list[list[MemoryRecord]]) -> list[Effect[Any]]:
+    """Drive `absorb` by hand (it is sans-I/O): summaries are the folds' first texts."""
+    flow = medium.absorb(folds, lambda event: None)
+    asked: list[Effect[Any]] = []
+    result: Any = None
+    while True:
+        try:
+            effect = flow.send(result)
+        except StopIteration:
+            return asked
+        asked.append(effect)
+        if isinstance(effect, Summarize):
+            result = f"summary of {len(effect.records)}"
+        elif isinstance(effect, Embed):
+            result = np.zeros((len(effect.texts), 4), dtype=np.float32)
+        else:
+            result = None
+
+
+def test_absorb_summarises_each_fold_and_merges_the_oldest_past_the_limit() -> None:
+    medium = _medium(max_summaries=2)
+    asked = _absorbed(medium, [_turns(2), _turns(2, first=2), _turns(2, first=4)])
+    # three folds, then the two oldest summaries merged into one: four summaries asked
+    assert sum(isinstance(e, Summarize) for e in asked) == 4
+    assert len(medium.summaries) == 2
+    merged = medium.summaries[0]
+    assert merged.covered_seqs == range(0, 4)
+    assert medium.summaries[1].covers == ("p4", "p5")
+    # insert before delete: a crash between them leaves a duplicate, never a gap
+    inserts = [e for e in asked if isinstance(e, Insert)]
+    assert len(inserts) == 1
+    assert {r.id for r in inserts[0].records} == {s.id for s in medium.summaries}
+    assert not any(isinstance(e, Delete) for e in asked)  # merged away before being stored
+    assert all(s.tokens > 0 for s in medium.summaries)

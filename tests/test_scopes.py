@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tiermem import TieredMemory
+from tiermem import InvalidInputError, Scope, TieredMemory
 
 HOSTILE = [
     "alice",
@@ -113,3 +113,73 @@ def test_neighbour_turns_stay_in_the_scope_when_users_share_a_session_id() -> No
     assert "alice's ferry" in ctx.text
     assert "bob" not in ctx.text
     assert all(r.user_id == "alice" for c in ctx.kept for r in c.records)
+
+
+# --- the public Scope ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uid", ["alice", "' OR 1=1 --", "%"])
+def test_a_scope_means_what_its_three_ids_mean(uid: str) -> None:
+    loose, scoped = TieredMemory("memory://"), TieredMemory("memory://")
+    mine, theirs = Scope(user_id=uid, session_id="s"), Scope(user_id=uid + "x", session_id="s")
+    for mem in (loose, scoped):
+        mem.remember("the other user's banana", scope=theirs)
+    loose.add_message("user", "my banana bread", session_id="s", user_id=uid)
+    scoped.add_message("user", "my banana bread", scope=mine)
+    loose.remember("likes banana", user_id=uid)
+    scoped.remember("likes banana", scope=Scope(user_id=uid))
+    for found in (
+        [h.record.text for h in loose.search("banana", user_id=uid)],
+        [h.record.text for h in scoped.search("banana", scope=Scope(user_id=uid))],
+    ):
+        assert sorted(found) == ["likes banana", "my banana bread"]
+    context = scoped.build_context("banana", scope=mine, max_tokens=500)
+    assert "other user" not in context.text
+    assert "my banana bread" in context.text
+    records = scoped.records(scope=Scope(user_id=uid))
+    assert {r.owner for r in records} == {(uid, None, "s"), (uid, None, None)}
+    assert all(r.owner == mine for r in records if r.session_id == "s")  # a plain tuple
+    assert scoped.stats(scope=Scope(user_id=uid))["records"] == 2
+    assert scoped.forget_scope(scope=Scope(user_id=uid)) == 2
+    assert [h.record.text for h in scoped.search("banana", scope=theirs)] == [
+        "the other user's banana"
+    ]
+
+
+async def test_async_calls_take_a_scope_too() -> None:
+    mem = TieredMemory("memory://")
+    scope = Scope(user_id="u", agent_id="a", session_id="s")
+    await mem.aadd_messages([{"role": "user", "content": "I keep bees."}], scope=scope)
+    await mem.aremember("Keeps bees", scope=scope)
+    assert len(await mem.asearch("bees", scope=scope)) == 2
+    assert len(await mem.asearch("bees", scope=Scope(user_id="v"))) == 0
+    context = await mem.abuild_context("bees", scope=scope)
+    assert "I keep bees." in context.text
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs"),
+    [
+        ("search", {"query": "x", "user_id": "u"}),
+        ("records", {"agent_id": "a"}),
+        ("add_message", {"role": "user", "content": "x", "session_id": "other"}),
+        ("build_context", {"user_id": "u"}),
+        ("forget_scope", {"session_id": "s"}),
+    ],
+)
+def test_a_scope_and_loose_ids_together_are_refused(call: str, kwargs: dict[str, str]) -> None:
+    mem = TieredMemory("memory://")
+    mem.remember("kept", user_id="u")
+    with pytest.raises(InvalidInputError) as caught:
+        getattr(mem, call)(scope=Scope(user_id="u"), **kwargs)
+    assert caught.value.argument == "scope"
+    assert "not both" in str(caught.value)
+    assert [r.text for r in mem.records(user_id="u")] == ["kept"]
+
+
+def test_a_scope_must_be_a_scope() -> None:
+    mem = TieredMemory("memory://")
+    with pytest.raises(InvalidInputError, match=r"scope: must be a tiermem\.Scope, got dict"):
+        mem.search("x", scope={"user_id": "u"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="user_id"):
+        mem.search("x", scope=Scope(user_id=""))

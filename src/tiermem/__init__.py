@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .memory import TieredMemory
     from .messages import ChatMessage
     from .metrics import MetricsCallback
-    from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+    from .records import Kind, MemoryRecord, Scope, ScoreParts, SearchHit
     from .static_embedding import StaticEmbedder
     from .tokens import TiktokenCounter, TokenCounter
 
@@ -81,6 +81,7 @@ __all__ = [
     "PromptSummarizer",
     "RetrievalConfig",
     "SchemaVersionError",
+    "Scope",
     "ScoreParts",
     "SearchHit",
     "ShortTermConfig",
@@ -126,6 +127,7 @@ _MODULES = {
     "PromptSummarizer": "medium_term",
     "RetrievalConfig": "config",
     "SchemaVersionError": "errors",
+    "Scope": "records",
     "ScoreParts": "records",
     "SearchHit": "records",
     "ShortTermConfig": "config",

@@ -646,7 +646,7 @@ def import_(
 ) -> None:
     """Write exported records into a store (new or with the same embedder); ids are kept,
     so importing twice does not duplicate."""
-    from .records import check_record
+    from ._validation import check_record
     from .transfer import read_export, stored_embedder
 
     with _handled():

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from .config import ContextConfig
 
 # the message functions lived here before `messages` held them: still importable here
 from .messages import ChatMessage, chat_message, exact_tokens, message_tokens, turn_message
-from .records import Kind, MemoryRecord, ScoreParts
-from .tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter
+from .records import Kind, MemoryRecord, ScoreParts, SearchHit
+from .tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, CachedCounter, TokenCounter
 
 __all__ = [
     "MEMORY_HEADER",
     "Candidate",
     "Context",
+    "ContextBuilder",
     "Decision",
     "Heading",
     "Packing",
@@ -466,3 +471,110 @@ class Context:
 
     def __len__(self) -> int:
         return len(self.messages)
+
+
+# --- candidates from every tier, priced once ----------------------------------------
+
+#: memory lines and prices kept between contexts: the same ones come back query after query
+_PRICE_CACHE = 100_000
+#: the score parts of a candidate no search found (frozen: one serves them all)
+_NO_PARTS = ScoreParts()
+
+
+class ContextBuilder:
+    """Turns the tiers' records into candidates, packs them and fits them to a budget.
+
+    Every turn and memory line is priced once and its price reused: a context needs no
+    tokenizer call but the final exact count of what was kept.
+    """
+
+    def __init__(self, counter: TokenCounter, config: ContextConfig) -> None:
+        self.config = config
+        self._counting = CachedCounter(counter, _PRICE_CACHE)
+        self._priced: dict[tuple[Any, ...], Candidate] = {}
+        self._priced_records: dict[tuple[str, Tier], Candidate] = {}
+
+    def build(
+        self,
+        *,
+        units: Sequence[Sequence[MemoryRecord]],
+        summaries: Sequence[MemoryRecord],
+        hits: Sequence[SearchHit],
+        held: Sequence[MemoryRecord],
+        budget: int,
+    ) -> Context:
+        """The best context under ``budget`` from the window's ``units`` (whole turns
+        with their tool calls), the session's ``summaries``, search ``hits`` and the
+        session's ``held`` (pinned) turns."""
+        packing = pack(
+            candidates=self.candidates(units, summaries, hits, held),
+            budget=budget,
+            pinned_budget=int(budget * self.config.recent_share),
+            section_costs={"memory": memory_section_cost(self._counting)},
+            token_exponent=self.config.token_exponent,
+        )
+        return fit(packing.decisions, budget=budget, counter=self._counting)
+
+    def candidates(
+        self,
+        units: Sequence[Sequence[MemoryRecord]],
+        summaries: Sequence[MemoryRecord],
+        hits: Sequence[SearchHit],
+        held: Sequence[MemoryRecord] = (),
+    ) -> list[Candidate]:
+        by_id = {h.record.id: h for h in hits}
+        candidates: list[Candidate] = []
+        in_window: set[str] = set()
+        for unit in reversed(units):  # newest first: the order pinning wants
+            in_window.update(r.id for r in unit)
+            hit = max((by_id[r.id] for r in unit if r.id in by_id), key=lambda h: h.score,
+                      default=None)  # fmt: skip
+            candidates.append(
+                Candidate(
+                    key=unit[0].id, tier=Tier.SHORT_TERM, records=tuple(unit),
+                    tokens=sum(r.tokens for r in unit),
+                    score=hit.score if hit else 0.0, parts=hit.parts if hit else None,
+                    pinned=True, held=any(r.pinned for r in unit),
+                )
+            )  # fmt: skip
+        summary_ids = {s.id for s in summaries}
+        for summary in summaries:
+            candidates.append(self._candidate(summary, Tier.MEDIUM_TERM, by_id.get(summary.id)))
+        for record in held:
+            if record.id not in in_window:
+                candidate = self._candidate(record, Tier.LONG_TERM, by_id.get(record.id))
+                candidates.append(dataclasses.replace(candidate, held=True))
+        taken = in_window | summary_ids | {r.id for r in held}
+        for hit in hits:
+            if hit.record.id not in taken:
+                candidates.append(self._candidate(hit.record, Tier.LONG_TERM, hit))
+        return candidates
+
+    def _candidate(self, record: MemoryRecord, tier: Tier, hit: SearchHit | None) -> Candidate:
+        # the same memories come back query after query: price each once; the hot index
+        # hands back the very same record objects, so identity is the cheap first check
+        known = self._priced_records.get((record.id, tier))
+        if known is not None and known.records[0] is record:
+            priced = known
+        else:
+            priced = self._price(record, tier)
+            self._priced_records[(record.id, tier)] = priced
+        # built directly: `dataclasses.replace` costs 2.7x as much, a few hundred times a context
+        return Candidate(
+            priced.key, priced.tier, priced.records, priced.tokens,
+            hit.score if hit else 0.0, hit.parts if hit else _NO_PARTS, priced.pinned,
+            priced.heading,
+        )  # fmt: skip
+
+    def _price(self, record: MemoryRecord, tier: Tier) -> Candidate:
+        key = (record.id, record.text, record.timestamp, record.speaker,
+               len(record.covered_seqs), tier)  # fmt: skip
+        priced = self._priced.get(key)
+        if priced is None:
+            if len(self._priced) >= _PRICE_CACHE:
+                self._priced.clear()
+                self._priced_records.clear()
+            priced = self._priced[key] = memory_candidate(
+                record, tier=tier, score=0.0, parts=None, count=self._counting.count
+            )
+        return priced

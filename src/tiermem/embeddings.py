@@ -51,6 +51,22 @@ class Embedder(Protocol):
         """Vectors for ``texts``, shape ``(len(texts), dimensions)``, rows of unit length."""
         ...
 
+    async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Async `embed`; by default `embed` on a worker thread, so a slow sync embedder
+        never blocks the event loop (a network client overrides it natively)."""
+        return await asyncio.to_thread(self.embed, texts)
+
+
+#: texts a local embedder embeds on the event loop itself: a thread hop costs more
+INLINE_TEXTS = 32
+
+
+async def embed_locally(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:
+    """`aembed` of a fast in-process embedder: a query inline, a bulk batch on a thread."""
+    if len(texts) <= INLINE_TEXTS:
+        return embedder.embed(texts)
+    return await asyncio.to_thread(embedder.embed, texts)
+
 
 def normalize_rows(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
     """Scale each row to unit length; all-zero rows stay zero."""
@@ -60,7 +76,7 @@ def normalize_rows(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
     return normalized
 
 
-class HashingEmbedder:
+class HashingEmbedder(Embedder):
     """Signed feature hashing of words, word pairs and character trigrams.
 
     Deterministic across processes (CRC32, not Python's salted ``hash``), tens of
@@ -101,6 +117,9 @@ class HashingEmbedder:
         if len(self._word_cache) < 200_000:  # bounded: hostile input cannot grow it forever
             self._word_cache[word] = result
         return result
+
+    async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return await embed_locally(self, texts)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .long_term import Delete, Fetch, Operation, Scope, Upsert
+from .effects import Embed, Flow, ask
+from .long_term import Delete, Fetch, Scope, Upsert
 from .records import Kind, MemoryRecord, Owner
 
 __all__ = [
@@ -34,9 +35,6 @@ __all__ = [
 MERGED_FROM = "merged_from"
 #: ids per delete: a filter naming thousands of ids is long
 _DELETE_IDS = 500
-
-Flow = Generator[Operation, Any, Any]
-Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +79,12 @@ class ConsolidationReport:
 # --- forgetting ---------------------------------------------------------------------
 
 
-def forget_flow(scope: Scope, *, dry_run: bool) -> Generator[Operation, Any, ForgetReport]:
+def forget_flow(scope: Scope, *, dry_run: bool) -> Flow[ForgetReport]:
     """Remove what ``scope`` selects, and the summaries that cover any removed turn.
 
     A summary holds the text of the turns it covers: kept, it would leak them.
     """
-    found: list[MemoryRecord] = yield Fetch(scope)
+    found = yield from ask(Fetch(scope))
     turns: dict[Owner, set[int]] = {}
     for record in found:
         if record.kind is Kind.TURN:
@@ -95,7 +93,7 @@ def forget_flow(scope: Scope, *, dry_run: bool) -> Generator[Operation, Any, For
     if turns:
         owners = Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
                        kinds=(Kind.SUMMARY,))  # fmt: skip
-        summaries: list[MemoryRecord] = yield Fetch(owners)
+        summaries = yield from ask(Fetch(owners))
         for summary in summaries:
             seqs = turns.get(summary.owner)
             if seqs and any(seq in summary.covered_seqs for seq in seqs):
@@ -109,9 +107,9 @@ def forget_flow(scope: Scope, *, dry_run: bool) -> Generator[Operation, Any, For
     return ForgetReport(ids=ids, counts=counts, dry_run=dry_run)
 
 
-def _delete(ids: Sequence[str]) -> Flow:
+def _delete(ids: Sequence[str]) -> Flow[None]:
     for start in range(0, len(ids), _DELETE_IDS):
-        yield Delete(Scope(ids=tuple(ids[start : start + _DELETE_IDS])))
+        yield from ask(Delete(Scope(ids=tuple(ids[start : start + _DELETE_IDS]))))
 
 
 # --- consolidating ------------------------------------------------------------------
@@ -237,10 +235,10 @@ def lasting(expiries: Iterable[datetime | None]) -> datetime | None:
 
 
 def consolidate_flow(
-    scope: Scope, embed: Embed, *, text: float, vector: float, dry_run: bool
-) -> Generator[Operation, Any, ConsolidationReport]:
+    scope: Scope, *, text: float, vector: float, dry_run: bool
+) -> Flow[ConsolidationReport]:
     """Merge the explicit memories of each owner in ``scope`` that say the same thing."""
-    found: list[MemoryRecord] = yield Fetch(dataclasses.replace(scope, kinds=(Kind.MEMORY,)))
+    found = yield from ask(Fetch(dataclasses.replace(scope, kinds=(Kind.MEMORY,))))
     by_owner: dict[Owner, list[MemoryRecord]] = {}
     for record in found:
         by_owner.setdefault(record.owner, []).append(record)
@@ -248,11 +246,12 @@ def consolidate_flow(
     for records in by_owner.values():
         if len(records) < 2:
             continue
-        vectors = np.asarray(embed([r.text for r in records]), dtype=np.float32)
+        vectors = np.asarray((yield from ask(Embed([r.text for r in records]))), dtype=np.float32)
         for keeper, others, reason in _groups(records, vectors, text=text, vector=vector):
             merges.append(Merge(merged(keeper, others), tuple(others), reason))
     if not dry_run and merges:
         kept = [m.kept for m in merges]
-        yield Upsert(kept, np.asarray(embed([r.text for r in kept]), dtype=np.float32))
+        kept_vectors = yield from ask(Embed([r.text for r in kept]))
+        yield from ask(Upsert(kept, np.asarray(kept_vectors, dtype=np.float32)))
         yield from _delete([r.id for m in merges for r in m.merged])
     return ConsolidationReport(merges=tuple(merges), dry_run=dry_run)

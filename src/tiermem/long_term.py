@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from .effects import Effect
 from .errors import SchemaVersionError, StoreError
 from .records import Kind, MemoryRecord, Owner
 from .write_behind import WriteBehind
@@ -259,7 +260,7 @@ def _owner_clauses(owner: Owner, *, exact: bool) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Insert:
+class Insert(Effect[int | None]):
     """Append rows; ``written`` stamps them, one for all or one each (default: when
     they are committed)."""
 
@@ -269,7 +270,7 @@ class Insert:
 
 
 @dataclass(frozen=True, slots=True)
-class Upsert:
+class Upsert(Effect[int | None]):
     """Insert or replace rows by id; ``written`` as for `Insert`."""
 
     records: Sequence[MemoryRecord]
@@ -278,12 +279,12 @@ class Upsert:
 
 
 @dataclass(frozen=True, slots=True)
-class Version:
+class Version(Effect[int]):
     """The newest version of the table (what another writer may have moved)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Changes:
+class Changes(Effect[Any]):
     """(id, written) of the rows and of the deletions written at or after ``since``,
     and the version they were read at: how an index catches up with other writers."""
 
@@ -291,20 +292,20 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
-class Take:
+class Take(Effect[list[tuple[MemoryRecord, NDArray[np.float32], int]]]):
     """Rows by id, each as (record, vector, written)."""
 
     ids: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
-class Fetch:
+class Fetch(Effect[list[MemoryRecord]]):
     scope: Scope
     limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class TextSearch:
+class TextSearch(Effect[Any]):
     """BM25 hits, each with its stored vector so fusion can score both parts."""
 
     query: str
@@ -313,14 +314,14 @@ class TextSearch:
 
 
 @dataclass(frozen=True, slots=True)
-class VectorSearch:
+class VectorSearch(Effect[Any]):
     vector: NDArray[np.float32]
     scope: Scope
     limit: int
 
 
 @dataclass(frozen=True, slots=True)
-class Search:
+class Search(Effect[tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]]]):
     """A `TextSearch` and a `VectorSearch` of one scope, run side by side in one trip.
 
     Either half is skipped when its input is None. The result is a pair of lists:
@@ -336,17 +337,17 @@ class Search:
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(Effect[int | None]):
     scope: Scope
 
 
 @dataclass(frozen=True, slots=True)
-class Count:
+class Count(Effect[int]):
     scope: Scope
 
 
 @dataclass(frozen=True, slots=True)
-class Optimize:
+class Optimize(Effect[int]):
     """Compact, refresh indexes, build the ones the table has grown into, drop old versions.
 
     The result is the number of rows in the table.
@@ -357,7 +358,7 @@ class Optimize:
 
 
 @dataclass(frozen=True, slots=True)
-class Export:
+class Export(Effect[list[tuple[MemoryRecord, NDArray[np.float32]]]]):
     """One page of every record with its vector, for a lossless export; with
     ``alive_at``, of the records not expired by then."""
 

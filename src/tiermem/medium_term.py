@@ -10,13 +10,22 @@ verbatim in the long-term tier: a summary is a shortcut, never the only copy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .callbacks import Summarized
+from .config import MediumTermConfig
+from .context import memory_line
+from .effects import Embed, Flow, Summarize, ask
+from .long_term import Delete, Insert
+from .long_term import Scope as Filter
 from .messages import truncate
-from .records import Kind, MemoryRecord
+from .records import COVERS_SEQ, Kind, MemoryRecord, new_id
 from .tokens import TokenCounter
 
 __all__ = [
@@ -84,8 +93,17 @@ class Summarizer(Protocol):
         """A summary of ``records`` of at most ``max_tokens`` tokens."""
         ...
 
+    async def asummarize(
+        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
+    ) -> str:
+        """Async `summarize`; by default `summarize` on a worker thread, so a slow sync
+        summarizer never blocks the event loop (an LLM client overrides it natively)."""
+        return await asyncio.to_thread(
+            self.summarize, records, max_tokens=max_tokens, token_counter=token_counter
+        )
 
-class ExtractiveSummarizer:
+
+class ExtractiveSummarizer(Summarizer):
     """Keeps the sentences that carry information; no model, deterministic.
 
     A sentence's information is its content words: what is left once function words,
@@ -171,12 +189,26 @@ def _repeats(sentence: _Sentence, kept: _Sentence) -> bool:
     return shared >= _NEAR_DUPLICATE * len(sentence.content)
 
 
-@dataclass(slots=True)
 class MediumTerm:
-    """One session's pending evicted turns and its summaries (oldest first)."""
+    """One session's pending evicted turns and its summaries (oldest first), and the
+    policy that folds the one into the other and merges the oldest summaries.
 
-    pending: list[MemoryRecord] = field(default_factory=list)
-    summaries: list[MemoryRecord] = field(default_factory=list)
+    ``lock`` guards the two lists; it is the orchestrator's, so a window's evictions
+    and their admission here happen in one step, in order.
+    """
+
+    def __init__(
+        self,
+        config: MediumTermConfig,
+        counter: TokenCounter,
+        lock: threading.RLock,
+        summaries: Iterable[MemoryRecord] = (),
+    ) -> None:
+        self.config = config
+        self._counter = counter
+        self._lock = lock
+        self.pending: list[MemoryRecord] = []
+        self.summaries: list[MemoryRecord] = sorted(summaries, key=lambda s: s.seq)
 
     def pending_tokens(self) -> int:
         return sum(r.tokens for r in self.pending)
@@ -188,6 +220,19 @@ class MediumTerm:
         taken, self.pending = self.pending, []
         return taken
 
+    def admit(self, evicted: Sequence[MemoryRecord]) -> list[list[MemoryRecord]]:
+        """Take turns evicted from short-term; return the folds now due (caller holds
+        the lock, so evictions are admitted in the order they happened)."""
+        if not self.config.enabled or not evicted:
+            return []
+        self.hold(evicted)
+        return [self.take_pending()] if self.due(self.config.trigger_tokens) else []
+
+    def hold(self, evicted: Sequence[MemoryRecord]) -> None:
+        """Keep evicted turns pending without folding them (a session being restored)."""
+        if self.config.enabled:
+            self.pending.extend(evicted)
+
     def over(self, max_summaries: int) -> list[MemoryRecord]:
         """The two oldest summaries when the tier holds too many, else nothing."""
         return self.summaries[:2] if len(self.summaries) > max_summaries else []
@@ -197,9 +242,76 @@ class MediumTerm:
         self.summaries = [new, *(s for s in self.summaries if s.id not in gone)]
         self.summaries.sort(key=lambda s: s.seq)
 
+    def drop(self, record_id: str) -> None:
+        """Forget one record, pending or summary."""
+        with self._lock:
+            self.pending = [r for r in self.pending if r.id != record_id]
+            self.summaries = [s for s in self.summaries if s.id != record_id]
+
     def covered_seq(self) -> int:
         """The highest turn sequence number any summary covers (-1 if none)."""
         return max((s.seq for s in self.summaries), default=-1)
+
+    def absorb(
+        self, folds: Sequence[Sequence[MemoryRecord]], emit: Callable[[Summarized], None]
+    ) -> Flow[None]:
+        """Summarise each fold; merge the oldest summaries when there are too many.
+
+        The summaries of every fold are written together, then the merged-away ones
+        deleted: insert before delete, so a crash leaves a duplicate, never a gap.
+        """
+        limit = self.config.summary_tokens
+        created: list[MemoryRecord] = []
+        merged_away: list[MemoryRecord] = []
+        for turns in folds:
+            started = time.perf_counter()
+            text = yield from ask(Summarize(turns, limit))
+            if not text.strip():
+                continue
+            summary = self._summary(text, turns, [t.id for t in turns], turns[0].seq)
+            created.append(summary)
+            with self._lock:
+                self.summaries.append(summary)
+                oldest = self.over(self.config.max_summaries)
+            emit(
+                Summarized(
+                    summary.session_id or "", len(turns), sum(t.tokens for t in turns),
+                    summary.tokens, time.perf_counter() - started,
+                )
+            )  # fmt: skip
+            if not oldest:
+                continue
+            merged_text = yield from ask(Summarize(oldest, limit))
+            if not merged_text.strip():
+                continue
+            # a span, not every id: the oldest summary stands for most of a long session
+            first = min(s.covered_seqs.start for s in oldest)
+            merged = self._summary(merged_text, oldest, (), first)
+            created.append(merged)
+            merged_away.extend(oldest)
+            with self._lock:
+                self.replace(oldest, merged)
+        gone = {s.id for s in merged_away}
+        fresh = [s for s in created if s.id not in gone]
+        if fresh:
+            vectors = yield from ask(Embed([s.text for s in fresh]))
+            yield from ask(Insert(fresh, vectors))
+        stored = [s.id for s in merged_away if s not in created]
+        if stored:
+            yield from ask(Delete(Filter(ids=tuple(stored))))
+
+    def _summary(
+        self, text: str, sources: Sequence[MemoryRecord], covers: Sequence[str], first_seq: int
+    ) -> MemoryRecord:
+        """A summary of ``sources``, standing for the session's turns ``first_seq`` on."""
+        last = sources[-1]
+        summary = MemoryRecord(
+            id=new_id(), kind=Kind.SUMMARY, text=text, timestamp=last.timestamp,
+            role=None, session_id=last.session_id, user_id=last.user_id,
+            agent_id=last.agent_id, seq=max(r.seq for r in sources), covers=tuple(covers),
+            metadata={COVERS_SEQ: [first_seq, max(r.seq for r in sources)]},
+        )  # fmt: skip
+        return dataclasses.replace(summary, tokens=self._counter.count(memory_line(summary)))
 
 
 DEFAULT_PROMPT = (

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import numpy as np
+
+from . import records
 from .config import RetrievalConfig
+from .effects import Embed, Flow, ask
+from .long_term import Fetch, Search, micros
+from .long_term import Scope as Filter
 from .records import Kind, MemoryRecord, Owner, ScoreParts, SearchHit
 
-__all__ = ["fuse", "has_terms", "named_speakers", "neighbor_positions", "with_neighbors"]
+__all__ = [
+    "alive",
+    "fuse",
+    "has_terms",
+    "hybrid",
+    "named_speakers",
+    "neighbor_positions",
+    "neighbors",
+    "with_neighbors",
+]
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -195,3 +211,42 @@ def with_neighbors(
         )  # fmt: skip
         out.append(SearchHit(record=record, score=inherited[record.id], parts=parts))
     return _ranked(out)
+
+
+# --- flows: retrieval as the orchestrator drives it --------------------------------
+
+
+def alive(scope: Filter) -> Filter:
+    """``scope`` without what has expired, by the clock read now."""
+    return dataclasses.replace(scope, alive_at=micros(records.now()))
+
+
+def hybrid(
+    query: str, k: int, scope: Filter, config: RetrievalConfig
+) -> Flow[tuple[list[SearchHit], frozenset[str]]]:
+    """The best ``k`` fused hits, and the speakers the query names among what was found."""
+    limit = max(config.candidates, k)
+    vector = (yield from ask(Embed([query])))[0]
+    text_hits, vector_hits = yield from ask(
+        Search(
+            query if has_terms(query) else None, vector if np.any(vector) else None,
+            alive(scope), limit,
+        )
+    )  # fmt: skip
+    named = named_speakers(query, (r for r, _ in vector_hits))
+    hits = fuse(text_hits, vector_hits, config=config, named=named)
+    return hits[:k], named
+
+
+def neighbors(
+    hits: list[SearchHit], scope: Filter, named: frozenset[str], config: RetrievalConfig
+) -> Flow[list[SearchHit]]:
+    """Hits with the turns around the best of them: an answer often follows its question."""
+    positions = neighbor_positions(hits, config) if config.neighbors else []
+    fetched: list[MemoryRecord] = []
+    if positions:
+        # a few turns named by (session, seq): sifting them for the scope here beats
+        # LanceDB intersecting a scope filter that, for a whole agent, holds every row
+        found = yield from ask(Fetch(Filter(turns_at=tuple(positions))))
+        fetched = [r for r in found if scope.owns(r)]
+    return with_neighbors(hits, fetched, config=config, named=named)

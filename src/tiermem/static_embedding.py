@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from .embeddings import Embedder, embed_locally
 from .errors import ConfigError, InvalidInputError
 
 __all__ = ["DEFAULT_ARTIFACT", "StaticEmbedder"]
@@ -261,7 +262,7 @@ def _shared_model(path: Path | None) -> _Model:
     return model
 
 
-class StaticEmbedder:
+class StaticEmbedder(Embedder):
     """A model2vec-style static embedder distilled from all-MiniLM-L6-v2 (Apache-2.0).
 
     Meaning, not just shared words: "I adopted a puppy" is closer to "we got a new dog"
@@ -310,6 +311,9 @@ class StaticEmbedder:
         """WordPiece strings of ``text``, e.g. ``["un", "##aff", "##able"]``."""
         tokens = _shared_model(self._path).tokens
         return [tokens[i] for i in self.token_ids(text)]
+
+    async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return await embed_locally(self, texts)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Unit vectors for ``texts``, shape ``(len(texts), dimensions)``; see the class doc."""
