@@ -11,7 +11,7 @@ from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
 from llama_index.memory.tiermem import TiermemMemory as LlamaIndexMemory
 
 from langchain_tiermem import TieredChatMessageHistory, TiermemMemory
-from tiermem import Kind, MemoryConfig, TieredMemory
+from tiermem import Kind, MemoryConfig, Scope, TieredMemory
 
 CONFIG = MemoryConfig(tokenizer="cl100k_base")
 CALL = {"name": "weather", "args": {"city": "Porto"}, "id": "c1"}
@@ -140,3 +140,21 @@ async def test_clearing_a_session_forgets_its_conversation_and_keeps_memories(
         mem.add_message("user", "Starting over.", session_id="s", user_id="u")
         context = mem.build_context("peanuts", session_id="s", user_id="u")
         assert [m["content"] for m in context.messages][-1] == "Starting over."
+
+
+def test_every_adapter_holds_one_scope(mem: TieredMemory) -> None:
+    from langchain_tiermem import TieredMemoryRetriever, TieredMemoryStore
+    from openai_agents_tiermem import TieredSession
+    from pydantic_ai_tiermem import TieredHistory
+
+    scope = Scope(user_id="u", agent_id="a", session_id="s")
+    held = [
+        TieredChatMessageHistory(mem, "s", user_id="u", agent_id="a").scope,
+        TiermemMemory(memory=mem, session_id="s", user_id="u", agent_id="a").scope,
+        TieredMemoryRetriever(memory=mem, session_id="s", user_id="u", agent_id="a").scope,
+        LlamaIndexMemory.from_defaults(memory=mem, session_id="s", user_id="u", agent_id="a").scope,
+        TieredSession(mem, "s", user_id="u", agent_id="a").scope,
+        TieredHistory(mem, session_id="s", user_id="u", agent_id="a").scope,
+    ]
+    assert held == [scope] * len(held)
+    assert TieredMemoryStore(mem, user_id="u", agent_id="a").scope == Scope("u", "a")

@@ -45,36 +45,31 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
         self.agent_id = agent_id
         self.max_tokens = max_tokens
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records this history reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     # the base declares an attribute; LangChain's own histories override it with a property
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        context = self.memory.build_context(
-            session_id=self.session_id, user_id=self.user_id,
-            agent_id=self.agent_id, max_tokens=self.max_tokens,
-        )  # fmt: skip
+        context = self.memory.build_context(scope=self.scope, max_tokens=self.max_tokens)
         return context_to_messages(context)
 
     async def aget_messages(self) -> list[BaseMessage]:
-        context = await self.memory.abuild_context(
-            session_id=self.session_id, user_id=self.user_id,
-            agent_id=self.agent_id, max_tokens=self.max_tokens,
-        )  # fmt: skip
+        context = await self.memory.abuild_context(scope=self.scope, max_tokens=self.max_tokens)
         return context_to_messages(context)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Store ``messages`` in one write, all or none."""
         turns = [message_to_turn(m).as_message() for m in messages]
         if turns:
-            self.memory.add_messages(
-                turns, session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id
-            )
+            self.memory.add_messages(turns, scope=self.scope)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         turns = [message_to_turn(m).as_message() for m in messages]
         if turns:
-            await self.memory.aadd_messages(
-                turns, session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id
-            )
+            await self.memory.aadd_messages(turns, scope=self.scope)
 
     def clear(self) -> None:
         """Forget this session's conversation: its turns and summaries.
@@ -82,16 +77,10 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
         Explicit memories (``remember``) stay, as they do when a LlamaIndex memory is
         reset; ``memory.forget_scope`` deletes those too.
         """
-        self.memory.forget_where(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
-            kinds=_CONVERSATION, exact=True,
-        )  # fmt: skip
+        self.memory.forget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     async def aclear(self) -> None:
-        await self.memory.aforget_where(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id,
-            kinds=_CONVERSATION, exact=True,
-        )  # fmt: skip
+        await self.memory.aforget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     def __repr__(self) -> str:
         return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"

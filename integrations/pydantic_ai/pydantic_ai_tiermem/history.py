@@ -73,8 +73,9 @@ class TieredHistory:
         self.last_context: tiermem.Context | None = None
 
     @property
-    def _scope(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
+    def scope(self) -> tiermem.Scope:
+        """Whose records this history reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
 
     def _pending(self, messages: Sequence[ModelMessage]) -> tuple[list[ModelMessage], list[Any]]:
         fresh = [m for m in messages if not is_recorded(m)]
@@ -85,7 +86,7 @@ class TieredHistory:
         """Store the messages not recorded yet, all or none; how many turns were stored."""
         fresh, turns = self._pending(messages)
         if turns:
-            self.memory.add_messages(turns, **self._scope)
+            self.memory.add_messages(turns, scope=self.scope)
         for message in fresh:
             mark(message)
         return len(turns)
@@ -94,7 +95,7 @@ class TieredHistory:
         """Async `record`."""
         fresh, turns = self._pending(messages)
         if turns:
-            await self.memory.aadd_messages(turns, **self._scope)
+            await self.memory.aadd_messages(turns, scope=self.scope)
         for message in fresh:
             mark(message)
         return len(turns)
@@ -117,7 +118,7 @@ class TieredHistory:
         instructions = _instructions(messages)
         texts = [p.content for p in system] + ([instructions] if instructions else [])
         context = await self.memory.abuild_context(
-            _latest_prompt(messages), max_tokens=self._budget(texts), **self._scope
+            _latest_prompt(messages), max_tokens=self._budget(texts), scope=self.scope
         )
         self.last_context = context
         recent = sorted(

@@ -11,7 +11,7 @@ and long-term hits within ``max_tokens``. Sync methods call tiermem's sync API a
 async methods its async API; no event loop is started or bridged here.
 
 A message larger than the largest turn tiermem takes (a huge tool result) is stored
-truncated, with a warning, instead of failing the agent run (see `messages.store_turn`).
+truncated, with a warning, instead of failing the agent run (see `messages.store_turns`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from tiermem import Kind
 
 from .embeddings import LlamaIndexEmbedder
 from .messages import (
-    astore_turn,
+    astore_turns,
     context_message_to_chat,
     message_to_turn,
     record_to_message,
-    store_turn,
+    store_turns,
 )
 from .summarizer import LLMSummarizer
 
@@ -119,6 +119,12 @@ class TiermemMemory(BaseMemory):
             max_tokens=max_tokens,
         )
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records this memory reads and writes (exactly: another user's turns
+        under the same session id stay apart)."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     # --- sync --------------------------------------------------------------------------
 
     def get(
@@ -130,32 +136,22 @@ class TiermemMemory(BaseMemory):
     ) -> list[ChatMessage]:
         """The budgeted context for ``input`` (default: the session's last user turn)."""
         context = self.memory.build_context(
-            _query(input),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=max_tokens or self.max_tokens,
+            _query(input), scope=self.scope, max_tokens=max_tokens or self.max_tokens
         )
         return [context_message_to_chat(m) for m in context.messages]
 
     def get_all(self) -> list[ChatMessage]:
         """Every stored turn of the session, oldest first, tool calls intact."""
-        turns = self.memory.records(**self._owner(), kinds=[Kind.TURN])
+        turns = self.memory.records(scope=self.scope, kinds=[Kind.TURN], exact=True)
         return [record_to_message(r) for r in turns]
 
     def put(self, message: ChatMessage) -> None:
         """Store ``message`` as a turn (truncated, with a warning, if it is too large)."""
-        store_turn(
-            self.memory,
-            message_to_turn(message),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-        )
+        self.put_messages([message])
 
     def put_messages(self, messages: Sequence[ChatMessage]) -> None:
-        for message in messages:
-            self.put(message)
+        """Store ``messages`` in one write, all or none."""
+        store_turns(self.memory, [message_to_turn(m) for m in messages], scope=self.scope)
 
     def set(self, messages: Sequence[ChatMessage]) -> None:
         """Replace the session: forget its turns and summaries, then add ``messages``."""
@@ -168,12 +164,7 @@ class TiermemMemory(BaseMemory):
         Explicit memories (``remember``) stay, as they do when a LangChain chat
         history is cleared; ``memory.forget_scope`` deletes those too.
         """
-        self.memory.forget_where(**self._owner(), kinds=_CONVERSATION)
-
-    def _owner(self) -> dict[str, Any]:
-        # exactly this memory's records: another user's turns under the same session stay
-        return {"session_id": self.session_id, "user_id": self.user_id,
-                "agent_id": self.agent_id, "exact": True}  # fmt: skip
+        self.memory.forget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     def close(self) -> None:
         """Close the tiermem store."""
@@ -190,33 +181,22 @@ class TiermemMemory(BaseMemory):
     ) -> list[ChatMessage]:
         """Async `get`."""
         context = await self.memory.abuild_context(
-            _query(input),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=max_tokens or self.max_tokens,
+            _query(input), scope=self.scope, max_tokens=max_tokens or self.max_tokens
         )
         return [context_message_to_chat(m) for m in context.messages]
 
     async def aget_all(self) -> list[ChatMessage]:
         """Async `get_all`."""
-        turns = await self.memory.arecords(**self._owner(), kinds=[Kind.TURN])
+        turns = await self.memory.arecords(scope=self.scope, kinds=[Kind.TURN], exact=True)
         return [record_to_message(r) for r in turns]
 
     async def aput(self, message: ChatMessage) -> None:
         """Async `put`."""
-        await astore_turn(
-            self.memory,
-            message_to_turn(message),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-        )
+        await self.aput_messages([message])
 
     async def aput_messages(self, messages: Sequence[ChatMessage]) -> None:
-        """Async `put_messages`, in order."""
-        for message in messages:
-            await self.aput(message)
+        """Async `put_messages`."""
+        await astore_turns(self.memory, [message_to_turn(m) for m in messages], scope=self.scope)
 
     async def aset(self, messages: Sequence[ChatMessage]) -> None:
         """Async `set`."""
@@ -225,7 +205,7 @@ class TiermemMemory(BaseMemory):
 
     async def areset(self) -> None:
         """Async `reset`."""
-        await self.memory.aforget_where(**self._owner(), kinds=_CONVERSATION)
+        await self.memory.aforget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     async def aclose(self) -> None:
         """Async `close`."""

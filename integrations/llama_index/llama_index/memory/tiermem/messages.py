@@ -9,7 +9,7 @@ answers in ``metadata["tool_call_id"]``. On the LlamaIndex side, calls arrive as
 
 Empty content follows the core's rule (`tiermem.messages.to_turn`), so a store is
 read the same through every adapter. A message larger than any context may hold (a
-huge tool result) is not refused: `store_turn` cuts it with the core's `truncate`
+huge tool result) is not refused: `store_turns` cuts it with the core's `truncate`
 to the largest turn the memory accepts and logs a warning, so an agent run goes on.
 """
 
@@ -34,17 +34,17 @@ from llama_index.core.base.llms.types import (
 
 import tiermem
 from tiermem import ChatMessage as CoreMessage
-from tiermem import MemoryRecord, MessageTooLargeError
+from tiermem import MemoryRecord
 from tiermem.messages import TRUNCATED, Turn, to_turn, truncate, turn_content
 
 __all__ = [
     "TRUNCATED",
     "Turn",
-    "astore_turn",
+    "astore_turns",
     "context_message_to_chat",
     "message_to_turn",
     "record_to_message",
-    "store_turn",
+    "store_turns",
 ]
 
 logger = logging.getLogger("llama_index.memory.tiermem")
@@ -207,50 +207,31 @@ def _limit(memory: tiermem.TieredMemory) -> int:
     return config.short_term.max_message_tokens or config.context.max_tokens
 
 
-def _truncated(memory: tiermem.TieredMemory, turn: Turn, session_id: str) -> Turn | None:
-    fitted = truncate(turn, max_tokens=_limit(memory), counter=memory.token_counter)
-    if fitted is not None:
+def _fitted(memory: tiermem.TieredMemory, turn: Turn, scope: tiermem.Scope) -> dict[str, Any]:
+    """``turn`` as `add_messages` takes it, cut to the largest turn the memory takes."""
+    limit = _limit(memory)
+    fitted = truncate(turn, max_tokens=limit, counter=memory.token_counter)
+    if fitted is None:  # not even the marker fits: the core refuses it, and says why
+        return turn.as_message()
+    if fitted is not turn:
         logger.warning(
             "a %s message of session %r is larger than the %d tokens a turn may have: "
             "stored with %d tokens cut off",
-            turn.role, session_id, _limit(memory), fitted.metadata[TRUNCATED],
+            turn.role, scope.session_id, limit, fitted.metadata[TRUNCATED],
         )  # fmt: skip
-    return fitted
+    return fitted.as_message()
 
 
-def store_turn(
-    memory: tiermem.TieredMemory,
-    turn: Turn,
-    *,
-    session_id: str,
-    user_id: str | None = None,
-    agent_id: str | None = None,
-) -> MemoryRecord:
-    """Add ``turn`` to ``memory``; one too large is stored cut (`tiermem.messages.truncate`)."""
-    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
-    try:
-        return memory.add_message(turn.role, turn.content, metadata=turn.metadata, **scope)
-    except MessageTooLargeError:
-        fitted = _truncated(memory, turn, session_id)
-        if fitted is None:
-            raise
-    return memory.add_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
+def store_turns(
+    memory: tiermem.TieredMemory, turns: Iterable[Turn], *, scope: tiermem.Scope
+) -> list[MemoryRecord]:
+    """Add ``turns`` to ``memory`` in one write; one too large is stored cut
+    (`tiermem.messages.truncate`) with a warning, so an agent run goes on."""
+    return memory.add_messages([_fitted(memory, t, scope) for t in turns], scope=scope)
 
 
-async def astore_turn(
-    memory: tiermem.TieredMemory,
-    turn: Turn,
-    *,
-    session_id: str,
-    user_id: str | None = None,
-    agent_id: str | None = None,
-) -> MemoryRecord:
-    """Async `store_turn`."""
-    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
-    try:
-        return await memory.aadd_message(turn.role, turn.content, metadata=turn.metadata, **scope)
-    except MessageTooLargeError:
-        fitted = _truncated(memory, turn, session_id)
-        if fitted is None:
-            raise
-    return await memory.aadd_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
+async def astore_turns(
+    memory: tiermem.TieredMemory, turns: Iterable[Turn], *, scope: tiermem.Scope
+) -> list[MemoryRecord]:
+    """Async `store_turns`."""
+    return await memory.aadd_messages([_fitted(memory, t, scope) for t in turns], scope=scope)
