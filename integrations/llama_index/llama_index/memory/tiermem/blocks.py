@@ -22,6 +22,7 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 
 import tiermem
 from tiermem import Kind, MemoryRecord, TokenCounter
+from tiermem.context import memory_line
 
 from .messages import astore_turns, message_to_turn
 
@@ -31,10 +32,8 @@ _DEFAULT_SESSION = "default"  # tiermem's own default session id
 
 
 def _line(record: MemoryRecord) -> str:
-    when = record.timestamp.strftime("%Y-%m-%d")
-    label = {Kind.MEMORY: "memory", Kind.SUMMARY: "summary"}.get(record.kind, record.speaker)
-    text = record.text.replace("\n", " / ")  # one record, one line: truncation drops lines
-    return f"- [{when}] {label}: {text}"
+    # the core's memory line; one record, one line: truncation drops lines
+    return memory_line(record).replace("\n", " / ")
 
 
 def _within(lines: Sequence[str], max_tokens: int | None, counter: TokenCounter) -> list[str]:
