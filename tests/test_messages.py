@@ -19,6 +19,7 @@ from tiermem.messages import (
     chat_message,
     exact_tokens,
     message_tokens,
+    split_context,
     to_turn,
     truncate,
     turn_content,
@@ -202,3 +203,16 @@ def test_function_embedder_and_prompt_summarizer_in_a_memory() -> None:
             mem.add_message("user", f"Message {n}: I moved to Lisbon in May.", session_id="s")
         kinds = {r.kind for r in mem.records(session_id="s")}
     assert Kind.SUMMARY in kinds
+
+
+def test_split_context_gives_the_memory_messages_and_the_recent_records() -> None:
+    config = MemoryConfig(tokenizer="cl100k_base")
+    with TieredMemory("memory://", config=config) as mem:
+        mem.remember("Ana lives in Lisbon", user_id="u")
+        first = mem.add_message("user", "Where do I live?", session_id="s", user_id="u")
+        second = mem.add_message("assistant", "In Lisbon.", session_id="s", user_id="u")
+        context = mem.build_context("Where do I live?", session_id="s", user_id="u")
+    memory, recent = split_context(context)
+    assert [m["role"] for m in memory] == ["system"]
+    assert "Ana lives in Lisbon" in memory[0]["content"]
+    assert [r.id for r in recent] == [first.id, second.id]

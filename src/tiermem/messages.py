@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, TypedDict, overl
 from .tokens import REPLY_PRIMING, TokenCounter
 
 if TYPE_CHECKING:
+    from .context import Context
     from .records import MemoryRecord
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "chat_message",
     "exact_tokens",
     "message_tokens",
+    "split_context",
     "to_turn",
     "truncate",
     "turn_content",
@@ -140,6 +142,25 @@ def exact_tokens(counter: TokenCounter, messages: Sequence[ChatMessage]) -> int:
     if not messages:
         return 0
     return sum(message_tokens(counter, m) for m in messages) + REPLY_PRIMING
+
+
+def split_context(context: Context) -> tuple[list[ChatMessage], list[MemoryRecord]]:
+    """A built context as (its memory messages, the records of its recent turns in order).
+
+    An adapter rebuilds its framework's messages from the records, so that names, ids
+    and tool calls come back as they went in. A context not laid out as the core
+    renders one (fewer messages than recent turns) is all memory messages.
+    """
+    from .context import Tier
+
+    recent = sorted(
+        (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
+        key=lambda r: r.seq,
+    )
+    head = len(context.messages) - len(recent)
+    if head < 0:
+        return list(context.messages), []
+    return context.messages[:head], recent
 
 
 # --- truncation ----------------------------------------------------------------------

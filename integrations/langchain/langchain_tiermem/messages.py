@@ -25,8 +25,9 @@ from langchain_core.messages import (
 from langchain_core.messages.tool import ToolCall, tool_call
 
 from tiermem import ChatMessage as CoreMessage
-from tiermem import Context, MemoryRecord, Tier
+from tiermem import Context, MemoryRecord
 from tiermem.messages import Turn, exact_tokens, to_turn, turn_content
+from tiermem.messages import split_context as core_split
 from tiermem.tokens import TokenCounter
 
 __all__ = [
@@ -144,14 +145,8 @@ def split_context(context: Context) -> tuple[list[ChatTurn], list[ChatTurn]]:
 
     Recent turns are rebuilt from their records, so names, ids and tool calls survive.
     """
-    recent = sorted(
-        (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-        key=lambda r: r.seq,
-    )
-    head = len(context.messages) - len(recent)
-    if head < 0:  # not the layout the core renders: convert the plain dicts instead
-        return [], [_message(m["role"], m["content"], m, None) for m in context.messages]
-    memory = [_message(m["role"], m["content"], m, None) for m in context.messages[:head]]
+    head, recent = core_split(context)
+    memory = [_message(m["role"], m["content"], m, None) for m in head]
     return memory, [record_to_message(r) for r in recent]
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from agents.memory import SessionSettings
 
 import tiermem
-from tiermem import Kind, MemoryRecord, Tier
+from tiermem import Kind, MemoryRecord
+from tiermem.messages import split_context
 from tiermem.short_term import group_units
 
 from .items import Item, record_items, turns_from_items
@@ -126,10 +127,6 @@ class TieredContextSession(TieredSession):
     async def get_items(self, limit: int | None = None) -> list[Item]:
         context = await self.memory.abuild_context(max_tokens=self.max_tokens, scope=self.scope)
         self.last_context = context
-        recent = sorted(
-            (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-            key=lambda r: r.seq,
-        )
-        head = context.messages[: len(context.messages) - len(recent)]
+        head, recent = split_context(context)
         memory: list[Item] = [{"role": m["role"], "content": m["content"]} for m in head]
         return [*memory, *_tail(recent, limit)]

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 
 import tiermem
-from tiermem import InvalidInputError, Tier
-from tiermem.messages import ChatMessage, exact_tokens
+from tiermem import InvalidInputError
+from tiermem.messages import ChatMessage, exact_tokens, split_context
 
 from .messages import (
     MARK,
@@ -121,11 +121,7 @@ class TieredHistory:
             _latest_prompt(messages), max_tokens=self._budget(texts), scope=self.scope
         )
         self.last_context = context
-        recent = sorted(
-            (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-            key=lambda r: r.seq,
-        )
-        memory = context.messages[: len(context.messages) - len(recent)]
+        memory, recent = split_context(context)
         rebuilt = records_to_messages(recent)
         lead = [*system, *(memory_part(m["content"]) for m in memory)]
         if lead and rebuilt and isinstance(rebuilt[0], ModelRequest):
