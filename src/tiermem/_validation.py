@@ -42,11 +42,8 @@ _MAX_METADATA_DEPTH = 64
 _MAX_METADATA_BYTES = 256 * 1024
 
 
-def check_text(argument: str, value: object, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(argument, f"must be a str, got {type(value).__name__}")
-    if not value.strip() and not allow_empty:
-        raise InvalidInputError(argument, "must not be empty or only whitespace")
+def _storable(argument: str, value: str) -> str:
+    """A string LanceDB and every tokenizer take: no NUL, no lone surrogate."""
     if "\x00" in value:
         raise InvalidInputError(argument, "must not contain NUL characters")
     try:
@@ -54,6 +51,14 @@ def check_text(argument: str, value: object, *, allow_empty: bool = False) -> st
     except UnicodeEncodeError:
         raise InvalidInputError(argument, "must be valid unicode (no lone surrogates)") from None
     return value
+
+
+def check_text(argument: str, value: object, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(argument, f"must be a str, got {type(value).__name__}")
+    if not value.strip() and not allow_empty:
+        raise InvalidInputError(argument, "must not be empty or only whitespace")
+    return _storable(argument, value)
 
 
 def check_flag(argument: str, value: object) -> bool:
@@ -76,13 +81,7 @@ def check_id(argument: str, value: object, *, optional: bool = True) -> str | No
         raise InvalidInputError(argument, f"must be a str, got {type(value).__name__}")
     if not value or len(value) > _MAX_ID_CHARS:
         raise InvalidInputError(argument, f"must have 1 to {_MAX_ID_CHARS} characters")
-    if "\x00" in value:
-        raise InvalidInputError(argument, "must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError(argument, "must be valid unicode (no lone surrogates)") from None
-    return value
+    return _storable(argument, value)
 
 
 def require_id(argument: str, value: object) -> str:
