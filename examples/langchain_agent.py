@@ -14,7 +14,7 @@ The one-line swaps, each replacing a LangChain default:
     tools=to_langchain_tools(registry) + memory_tools(mem)     # registry tools, policed
     TieredMemoryRetriever(memory=mem, user_id="ana", k=4)       # not a vector store retriever
     TieredChatMessageHistory(mem, session_id)                   # not InMemoryChatMessageHistory
-    TieredMemory(memory=mem, session_id="s1")                   # not ConversationBufferMemory
+    TiermemMemory(memory=mem, session_id="s1")                  # not ConversationBufferMemory
     callbacks=[TieredMetricsCallbackHandler(metrics)]           # LLM usage into tiermem metrics
 """
 

@@ -18,7 +18,7 @@ from typing import Any
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 from llama_index.core.llms import LLM, MockFunctionCallingLLM
-from llama_index.memory.tiermem import TieredMemory, instrument, memory_tools, to_function_tools
+from llama_index.memory.tiermem import TiermemMemory, instrument, memory_tools, to_function_tools
 
 from tiermem import MemoryConfig, MetricsCallback
 from tiermem.tools import ToolRegistry
@@ -79,7 +79,7 @@ async def main() -> None:
         """Current weather for a city."""
         return f"{city}: sunny, 24 C"  # a real tool would call a weather service
 
-    memory = TieredMemory.from_defaults(
+    memory = TiermemMemory.from_defaults(
         "memory://",  # or a folder, to keep the memory between runs
         config=MemoryConfig(tokenizer="o200k_base"),
         session_id="trip",

@@ -6,6 +6,7 @@ import tiermem
 def test_top_level_exports_are_pinned() -> None:
     assert tiermem.__all__ == [
         "CallbackHandler",
+        "ChatMessage",
         "ConfigError",
         "ConsolidationReport",
         "Context",
@@ -14,6 +15,7 @@ def test_top_level_exports_are_pinned() -> None:
         "Embedder",
         "ExtractiveSummarizer",
         "ForgetReport",
+        "FunctionEmbedder",
         "HashingEmbedder",
         "HealthConfig",
         "HealthReport",
@@ -28,6 +30,7 @@ def test_top_level_exports_are_pinned() -> None:
         "MessageTooLargeError",
         "MetricsCallback",
         "NotFoundError",
+        "PromptSummarizer",
         "RetrievalConfig",
         "SchemaVersionError",
         "Scope",

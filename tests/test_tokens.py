@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import tiktoken
 
+import tiermem.tokens
 from tiermem import ConfigError, TiktokenCounter, TokenCounter
+from tiermem.messages import ChatMessage, exact_tokens
 from tiermem.tokens import (
     MESSAGE_OVERHEAD,
     REPLY_PRIMING,
     CachedCounter,
-    count_messages,
     seed_tiktoken_cache,
 )
 
@@ -70,12 +71,25 @@ def test_message_overhead_and_reply_priming() -> None:
     counter = TiktokenCounter("cl100k_base")
     one = counter.count_message("user", "hello there")
     assert one == MESSAGE_OVERHEAD + counter.count("user") + counter.count("hello there")
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
-    total = count_messages(counter, messages)
+    messages = [
+        ChatMessage(role="user", content="hi"),
+        ChatMessage(role="assistant", content="hello"),
+    ]
+    total = exact_tokens(counter, messages)
     assert total == sum(counter.count_message(m["role"], m["content"]) for m in messages) + (
         REPLY_PRIMING
     )
-    assert count_messages(counter, []) == 0
+    assert exact_tokens(counter, []) == 0
+
+
+def test_count_messages_is_a_deprecated_alias_of_exact_tokens() -> None:
+    counter = TiktokenCounter("cl100k_base")
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    with pytest.warns(DeprecationWarning, match="exact_tokens"):
+        count_messages = tiermem.tokens.count_messages
+    assert count_messages(counter, messages) == exact_tokens(
+        counter, [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+    )
 
 
 def test_seeding_writes_into_the_users_cache_dir_without_changing_it(

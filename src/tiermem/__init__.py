@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         ShortTermConfig,
     )
     from .context import Context, Decision, Tier
-    from .embeddings import Embedder, HashingEmbedder
+    from .embeddings import Embedder, FunctionEmbedder, HashingEmbedder
     from .errors import (
         ConfigError,
         InvalidInputError,
@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     )
     from .health import HealthReport
     from .lifecycle import ConsolidationReport, ForgetReport, Merge
-    from .medium_term import ExtractiveSummarizer, Summarizer
+    from .medium_term import ExtractiveSummarizer, PromptSummarizer, Summarizer
     from .memory import TieredMemory
+    from .messages import ChatMessage
     from .metrics import MetricsCallback
     from .records import Kind, MemoryRecord, Scope, ScoreParts, SearchHit
     from .static_embedding import StaticEmbedder
@@ -53,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CallbackHandler",
+    "ChatMessage",
     "ConfigError",
     "ConsolidationReport",
     "Context",
@@ -61,6 +63,7 @@ __all__ = [
     "Embedder",
     "ExtractiveSummarizer",
     "ForgetReport",
+    "FunctionEmbedder",
     "HashingEmbedder",
     "HealthConfig",
     "HealthReport",
@@ -75,6 +78,7 @@ __all__ = [
     "MessageTooLargeError",
     "MetricsCallback",
     "NotFoundError",
+    "PromptSummarizer",
     "RetrievalConfig",
     "SchemaVersionError",
     "Scope",
@@ -96,12 +100,14 @@ __all__ = [
 # where each public name lives; the module is imported on first access of the name
 _MODULES = {
     "CallbackHandler": "callbacks",
+    "ChatMessage": "messages",
     "ConfigError": "errors",
     "Context": "context",
     "ContextConfig": "config",
     "Decision": "context",
     "Embedder": "embeddings",
     "ExtractiveSummarizer": "medium_term",
+    "FunctionEmbedder": "embeddings",
     "HashingEmbedder": "embeddings",
     "HealthConfig": "config",
     "HealthReport": "health",
@@ -118,6 +124,7 @@ _MODULES = {
     "MessageTooLargeError": "errors",
     "MetricsCallback": "metrics",
     "NotFoundError": "errors",
+    "PromptSummarizer": "medium_term",
     "RetrievalConfig": "config",
     "SchemaVersionError": "errors",
     "Scope": "records",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from .context import Context, Decision
     from .memory import TieredMemory
+    from .messages import ChatMessage
     from .records import MemoryRecord, ScoreParts, SearchHit
     from .transfer import Batch
 
@@ -750,7 +751,7 @@ _PREVIEW_CHARS = 160
 _PARTS_LEGEND = "parts, each in [0, 1]: t text (BM25), v vector, r recency, i importance"
 
 
-def _print_messages(out: Console, messages: list[dict[str, Any]]) -> None:
+def _print_messages(out: Console, messages: list[ChatMessage]) -> None:
     for message in messages:
         # soft wrap: the text stays as the model sees it, without inserted line breaks
         out.print(f"[bold cyan]{escape(message['role'])}[/]: {escape(str(message['content']))}",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from .config import ContextConfig
+
+# the message functions lived here before `messages` held them: still importable here
+from .messages import ChatMessage, chat_message, exact_tokens, message_tokens, turn_message
 from .records import Kind, MemoryRecord, ScoreParts, SearchHit
 from .tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, CachedCounter, TokenCounter
 
@@ -22,11 +24,14 @@ __all__ = [
     "Heading",
     "Packing",
     "Tier",
+    "chat_message",
     "exact_tokens",
     "fit",
     "memory_candidate",
+    "message_tokens",
     "pack",
     "render",
+    "turn_message",
 ]
 
 MEMORY_HEADER = "Relevant memory from earlier conversations (oldest first):"
@@ -369,54 +374,23 @@ def memory_lines(records: Sequence[MemoryRecord]) -> list[str]:
     return lines
 
 
-def chat_message(role: str, content: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """A chat message with the tool-call fields a model needs."""
-    message: dict[str, Any] = {"role": role, "content": content}
-    if metadata.get("tool_calls"):
-        message["tool_calls"] = metadata["tool_calls"]
-    if role == "tool":
-        message["tool_call_id"] = metadata["tool_call_id"]
-    return message
-
-
-def turn_message(record: MemoryRecord) -> dict[str, Any]:
-    """A stored turn as a chat message."""
-    return chat_message(record.role or "user", record.text, record.metadata)
-
-
-def message_tokens(counter: TokenCounter, message: Mapping[str, Any]) -> int:
-    """What one rendered message costs, tool calls included."""
-    tokens = counter.count_message(message["role"], message["content"])
-    if "tool_calls" in message:
-        tokens += counter.count(json.dumps(message["tool_calls"], ensure_ascii=False))
-    if "tool_call_id" in message:
-        tokens += counter.count(str(message["tool_call_id"]))
-    return tokens
-
-
 def memory_section_cost(counter: TokenCounter) -> int:
     return MESSAGE_OVERHEAD + counter.count(_MEMORY_ROLE) + counter.count(MEMORY_HEADER)
 
 
-def render(kept: Sequence[Candidate]) -> list[dict[str, Any]]:
+def render(kept: Sequence[Candidate]) -> list[ChatMessage]:
     """Messages for the kept candidates: one memory message, then the recent turns."""
     memory = [r for c in kept if c.section == _SECTION_MEMORY for r in c.records]
     recent = sorted(
         (r for c in kept if c.section == _SECTION_RECENT for r in c.records),
         key=lambda r: r.seq,
     )
-    messages: list[dict[str, Any]] = []
+    messages: list[ChatMessage] = []
     if memory:
         lines = "\n".join(memory_lines(memory))
-        messages.append({"role": _MEMORY_ROLE, "content": f"{MEMORY_HEADER}\n{lines}"})
+        messages.append(ChatMessage(role=_MEMORY_ROLE, content=f"{MEMORY_HEADER}\n{lines}"))
     messages.extend(turn_message(r) for r in recent)
     return messages
-
-
-def exact_tokens(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -> int:
-    if not messages:
-        return 0
-    return sum(message_tokens(counter, m) for m in messages) + REPLY_PRIMING
 
 
 def fit(decisions: Sequence[Decision], *, budget: int, counter: TokenCounter) -> Context:
@@ -445,7 +419,7 @@ def fit(decisions: Sequence[Decision], *, budget: int, counter: TokenCounter) ->
 class Context:
     """A context ready for a chat model, within its budget, and why it holds what it holds."""
 
-    messages: list[dict[str, Any]]
+    messages: list[ChatMessage]
     token_count: int
     max_tokens: int
     decisions: tuple[Decision, ...] = field(default=())

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Embedder", "HashingEmbedder", "normalize_rows"]
+__all__ = ["Embedder", "FunctionEmbedder", "HashingEmbedder", "normalize_rows"]
+
+#: What an embedding function returns: one vector per text.
+Vectors = Sequence[Sequence[float]]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP_WORDS = frozenset(
@@ -135,3 +139,66 @@ class HashingEmbedder(Embedder):
 
     def __repr__(self) -> str:
         return f"HashingEmbedder(dimensions={self._dim})"
+
+
+class FunctionEmbedder:
+    """An embedding function as an `Embedder`: rows come back float32 and of unit length.
+
+    ``embed`` maps a list of texts to one vector each (any client: the framework
+    adapters pass their model's batch call); ``aembed``, when given, is awaited by
+    `aembed`, which otherwise runs ``embed`` in a worker thread. ``name`` identifies
+    the model (a store refuses vectors of another one). ``dimensions`` is probed with
+    one embedding the first time it is needed, unless given or already seen.
+    """
+
+    def __init__(
+        self,
+        embed: Callable[[list[str]], Vectors],
+        *,
+        name: str,
+        dimensions: int | None = None,
+        aembed: Callable[[list[str]], Awaitable[Vectors]] | None = None,
+    ) -> None:
+        self._embed = embed
+        self._aembed = aembed
+        self._name = name
+        self._dimensions = dimensions
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimensions(self) -> int:
+        if self._dimensions is None:
+            with self._lock:
+                if self._dimensions is None:
+                    self._dimensions = len(self._embed(["dimension probe"])[0])
+        return self._dimensions
+
+    def _rows(self, texts: Sequence[str], vectors: Vectors) -> NDArray[np.float32]:
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if self._dimensions is None and matrix.ndim == 2:
+            self._dimensions = matrix.shape[1]  # seen: no probe needed
+        if matrix.shape != (len(texts), self.dimensions):
+            raise ValueError(
+                f"{self._name}: returned vectors of shape {matrix.shape}, "
+                f"expected {(len(texts), self.dimensions)}"
+            )
+        return normalize_rows(matrix)
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self._rows(texts, self._embed(list(texts)))
+
+    async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if self._aembed is None:
+            return await asyncio.to_thread(self.embed, texts)
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self._rows(texts, await self._aembed(list(texts)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r})"

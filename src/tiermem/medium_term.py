@@ -14,7 +14,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -24,10 +24,17 @@ from .context import memory_line
 from .effects import Embed, Flow, Summarize, ask
 from .long_term import Delete, Insert
 from .long_term import Scope as Filter
+from .messages import truncate
 from .records import COVERS_SEQ, Kind, MemoryRecord, new_id
 from .tokens import TokenCounter
 
-__all__ = ["ExtractiveSummarizer", "MediumTerm", "Summarizer"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "ExtractiveSummarizer",
+    "MediumTerm",
+    "PromptSummarizer",
+    "Summarizer",
+]
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _WORD = re.compile(r"[^\W_][\w'\u2019-]*")
@@ -305,3 +312,55 @@ class MediumTerm:
             metadata={COVERS_SEQ: [first_seq, max(r.seq for r in sources)]},
         )  # fmt: skip
         return dataclasses.replace(summary, tokens=self._counter.count(memory_line(summary)))
+
+
+DEFAULT_PROMPT = (
+    "Summarize the conversation excerpt below for an assistant's long-term memory. "
+    "Keep every fact a later question may need: names, numbers, dates, decisions, "
+    "preferences, and who said what. Write plain sentences, no preamble. "
+    "Use at most {max_tokens} tokens.\n\n{turns}\n\nSummary:"
+)
+
+
+class PromptSummarizer:
+    """A language model as a `Summarizer`: one prompt in, its answer cut to the budget.
+
+    ``complete`` answers a prompt (any LLM client: the framework adapters pass their
+    model's); ``acomplete``, when given, is awaited by `asummarize`, which otherwise
+    runs ``complete`` in a worker thread. ``prompt`` is formatted with ``max_tokens``
+    and ``turns`` (one dated ``speaker: text`` line per record). The model is told the
+    target; a longer answer is cut at a word boundary with the memory's token counter,
+    so a summary never exceeds ``max_tokens``.
+    """
+
+    def __init__(
+        self,
+        complete: Callable[[str], str],
+        *,
+        acomplete: Callable[[str], Awaitable[str]] | None = None,
+        prompt: str = DEFAULT_PROMPT,
+    ) -> None:
+        self.complete = complete
+        self.acomplete = acomplete
+        self.prompt = prompt
+
+    def prompt_for(self, records: Sequence[MemoryRecord], max_tokens: int) -> str:
+        """The prompt that asks for a summary of ``records`` in ``max_tokens`` tokens."""
+        turns = "\n".join(f"[{r.timestamp:%Y-%m-%d %H:%M}] {r.speaker}: {r.text}" for r in records)
+        return self.prompt.format(max_tokens=max_tokens, turns=turns)
+
+    def summarize(
+        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
+    ) -> str:
+        answer = self.complete(self.prompt_for(records, max_tokens))
+        return truncate(answer.strip(), max_tokens=max_tokens, counter=token_counter)
+
+    async def asummarize(
+        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
+    ) -> str:
+        prompt = self.prompt_for(records, max_tokens)
+        if self.acomplete is not None:
+            answer = await self.acomplete(prompt)
+        else:
+            answer = await asyncio.to_thread(self.complete, prompt)
+        return truncate(answer.strip(), max_tokens=max_tokens, counter=token_counter)

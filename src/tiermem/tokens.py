@@ -13,11 +13,12 @@ import os
 import tempfile
 import threading
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import tiktoken
 from tiktoken.model import encoding_name_for_model
@@ -30,7 +31,6 @@ __all__ = [
     "CachedCounter",
     "TiktokenCounter",
     "TokenCounter",
-    "count_messages",
     "encoding_name",
     "seed_tiktoken_cache",
 ]
@@ -192,11 +192,19 @@ class CachedCounter:
         return f"CachedCounter({self._counter!r})"
 
 
-def count_messages(counter: TokenCounter, messages: Iterable[Mapping[str, str]]) -> int:
-    """Tokens a chat request with these messages costs, reply priming included."""
-    total = 0
-    seen = False
-    for message in messages:
-        seen = True
-        total += counter.count_message(message["role"], message["content"])
-    return total + REPLY_PRIMING if seen else 0
+def _count_messages(counter: TokenCounter, messages: Iterable[Mapping[str, str]]) -> int:
+    from .messages import ChatMessage, exact_tokens
+
+    plain = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+    return exact_tokens(counter, plain)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "count_messages":  # kept one release for code that imports it
+        warnings.warn(
+            "tiermem.tokens.count_messages is deprecated: use tiermem.messages.exact_tokens",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _count_messages
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

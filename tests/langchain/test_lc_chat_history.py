@@ -15,7 +15,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from lc_fakes import scripted, tokens_of
 
 from langchain_tiermem import TieredChatMessageHistory
-from tiermem import TieredMemory
+from tiermem import MemoryConfig, MessageTooLargeError, TieredMemory
 
 TOOL_EXCHANGE: list[BaseMessage] = [
     SystemMessage("Answer briefly."),
@@ -101,3 +101,18 @@ def test_runnable_with_message_history_end_to_end(memory: TieredMemory) -> None:
     assert memory.stats()["turns"] == 2 * len(questions)
     # another session sees nothing of this one
     assert TieredChatMessageHistory(memory, "rw2").messages == []
+
+
+async def test_add_messages_is_one_write_all_or_none() -> None:
+    config = MemoryConfig(tokenizer="cl100k_base", short_term={"max_message_tokens": 50})
+    with TieredMemory("memory://", config=config) as memory:
+        history = TieredChatMessageHistory(memory, "bulk")
+        batch = [HumanMessage("A short one."), AIMessage("word " * 200)]
+        with pytest.raises(MessageTooLargeError):
+            history.add_messages(batch)
+        with pytest.raises(MessageTooLargeError):
+            await history.aadd_messages(batch)
+        assert memory.records(session_id="bulk") == []  # the short one was not written alone
+        history.add_messages(batch[:1])
+        await history.aadd_messages([AIMessage("Noted.")])
+        assert [r.seq for r in memory.records(session_id="bulk")] == [0, 1]

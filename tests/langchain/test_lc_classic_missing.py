@@ -10,7 +10,7 @@ import sys
 sys.modules["langchain_classic"] = None  # as if langchain-classic were not installed
 import langchain_tiermem
 try:
-    langchain_tiermem.TieredMemory
+    langchain_tiermem.TiermemMemory
 except ImportError as exc:
     print(type(exc).__name__, exc)
 """

@@ -10,7 +10,6 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from lc_fakes import COUNTER, scripted
 
 from langchain_tiermem import ChatModelSummarizer, LangChainEmbedder
-from langchain_tiermem.summarizer import truncate_to_tokens
 from tiermem import Embedder, Kind, MemoryConfig, MemoryRecord, Summarizer, TieredMemory
 
 
@@ -56,9 +55,9 @@ def test_summarizer_sync_async_and_truncation() -> None:
         for n in range(7):  # two folds: turns 0-3 after the fifth, 4-5 after the seventh
             mem.add_message("user", f"Message {n}: I moved to Lisbon in May with my two cats.",
                             session_id="s")  # fmt: skip
-        prompt = model.received[0]
-        assert "at most 40 tokens" in prompt[0].text
-        assert "I moved to Lisbon" in prompt[1].text
+        (prompt,) = model.received[0]  # one message: the core's prompt
+        assert "at most 40 tokens" in prompt.text
+        assert "I moved to Lisbon" in prompt.text
         summaries = mem.search("Lisbon", session_id="s", k=50)
         texts = [h.record.text for h in summaries if h.record.kind.value == "summary"]
         assert "Ana moved to Lisbon in May." in texts
@@ -76,8 +75,13 @@ async def test_async_summarize_uses_ainvoke() -> None:
     assert COUNTER.count(text) <= 3
 
 
-def test_truncate_to_tokens_edges() -> None:
-    assert truncate_to_tokens("short", 10, COUNTER) == "short"
-    cut = truncate_to_tokens("one two three four five six", 3, COUNTER)
-    assert cut == "one two three"
-    assert COUNTER.count(truncate_to_tokens("x" * 500, 4, COUNTER)) <= 4
+def test_instructions_of_earlier_versions_still_work_with_a_warning() -> None:
+    model = scripted("A summary.")
+    with pytest.warns(DeprecationWarning, match="prompt="):
+        summarizer = ChatModelSummarizer(model, instructions="Sum up in {max_tokens} tokens.")
+    record = MemoryRecord(id="r1", kind=Kind.TURN, text="hello there", timestamp=datetime.now(UTC),
+                          role="user")  # fmt: skip
+    assert summarizer.summarize([record], max_tokens=9, token_counter=COUNTER) == "A summary."
+    (prompt,) = model.received[0]
+    assert prompt.text.startswith("Sum up in 9 tokens.")
+    assert "user: hello there" in prompt.text

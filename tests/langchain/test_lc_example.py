@@ -2,7 +2,7 @@
 
 The same interpreter first checks what imports pull in (imports are slow, so one
 process serves both): the core no framework, the adapter neither
-langchain-classic (until `TieredMemory` is asked for) nor transformers.
+langchain-classic (until `TiermemMemory` is asked for) nor transformers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ leaked = sorted(m for m in sys.modules if m.split(".")[0] in frameworks)
 assert not leaked, f"the core imported {leaked}"
 import langchain_tiermem
 assert "langchain_classic" not in sys.modules, "langchain-classic imported eagerly"
-from langchain_tiermem import TieredMemory
+from langchain_tiermem import TiermemMemory
 assert "langchain_classic" in sys.modules
 runpy.run_path(sys.argv[1], run_name="__main__")
 assert "transformers" not in sys.modules, "something fell back to the GPT-2 tokenizer"

@@ -1,4 +1,4 @@
-"""The legacy `TieredMemory` (`BaseMemory`) in a real `ConversationChain`."""
+"""The legacy `TiermemMemory` (`BaseMemory`) in a real `ConversationChain`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from lc_fakes import COUNTER, scripted
 
 import langchain_tiermem
-from langchain_tiermem import TieredMemory as LangChainTieredMemory
+from langchain_tiermem import TiermemMemory
 from tiermem import TieredMemory
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -35,7 +35,7 @@ def test_conversation_chain_prompt_holds_old_fact_within_budget(memory: TieredMe
     model = scripted(*(f"Answer {n}: that is an interesting question." for n in range(8)))
     chain = ConversationChain(
         llm=model,
-        memory=LangChainTieredMemory(memory=memory, session_id="c1", max_tokens=BUDGET),
+        memory=TiermemMemory(memory=memory, session_id="c1", max_tokens=BUDGET),
     )
     for question in questions:
         chain.invoke({"input": question})
@@ -49,7 +49,7 @@ def test_conversation_chain_prompt_holds_old_fact_within_budget(memory: TieredMe
 
 
 async def test_async_chain_and_messages(memory: TieredMemory) -> None:
-    lc_memory = LangChainTieredMemory(
+    lc_memory = TiermemMemory(
         memory=memory, session_id="c2", return_messages=True, max_tokens=BUDGET
     )
     model = scripted("Nice to meet you, Ada.", "You are Ada.")
@@ -66,7 +66,7 @@ async def test_async_chain_and_messages(memory: TieredMemory) -> None:
 
 
 def test_string_history_uses_prefixes_and_clear(memory: TieredMemory) -> None:
-    lc_memory = LangChainTieredMemory(
+    lc_memory = TiermemMemory(
         memory=memory, session_id="c3", human_prefix="Me", ai_prefix="Bot", user_id="u1"
     )
     assert lc_memory.memory_variables == ["history"]
@@ -83,10 +83,10 @@ def test_string_history_uses_prefixes_and_clear(memory: TieredMemory) -> None:
 
 
 def test_several_outputs_need_output_key(memory: TieredMemory) -> None:
-    lc_memory = LangChainTieredMemory(memory=memory, input_key="q")
+    lc_memory = TiermemMemory(memory=memory, input_key="q")
     with pytest.raises(ValueError, match="output_key"):
         lc_memory.save_context({"q": "hi"}, {"a": "1", "b": "2"})
-    lc_memory = LangChainTieredMemory(memory=memory, input_key="q", output_key="b")
+    lc_memory = TiermemMemory(memory=memory, input_key="q", output_key="b")
     lc_memory.save_context({"q": "hi", "other": "ignored"}, {"a": "1", "b": "2"})
     messages = langchain_tiermem.TieredChatMessageHistory(memory).messages
     assert [m.text for m in messages] == ["hi", "2"]

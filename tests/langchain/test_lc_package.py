@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
+import pytest
+
 import langchain_tiermem
+import tiermem
 
 
 def test_exported_names_are_pinned() -> None:
@@ -16,10 +19,10 @@ def test_exported_names_are_pinned() -> None:
         "TieredChatMessageHistory",
         "TieredContextMiddleware",
         "TieredCustomEventHandler",
-        "TieredMemory",
         "TieredMemoryRetriever",
         "TieredMemoryStore",
         "TieredMetricsCallbackHandler",
+        "TiermemMemory",
         "memory_tools",
         "to_langchain_tool",
         "to_langchain_tools",
@@ -27,6 +30,20 @@ def test_exported_names_are_pinned() -> None:
     for name in langchain_tiermem.__all__:
         assert getattr(langchain_tiermem, name) is not None
     assert (Path(langchain_tiermem.__file__).parent / "py.typed").is_file()
+
+
+def test_old_memory_name_warns_and_is_the_new_class() -> None:
+    with pytest.warns(DeprecationWarning, match="TiermemMemory"):
+        old = langchain_tiermem.TieredMemory
+    assert old is langchain_tiermem.TiermemMemory
+
+
+def test_star_import_leaves_the_core_memory_alone() -> None:
+    names: dict[str, object] = {}
+    exec("from tiermem import *\nfrom langchain_tiermem import *", names)
+    assert names["TieredMemory"] is tiermem.TieredMemory
+    with tiermem.TieredMemory("memory://") as mem:  # what failed with a pydantic TypeError
+        mem.add_message("user", "hello")
 
 
 def test_tested_versions() -> None:

@@ -18,7 +18,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallB
 from llama_index.core.llms import MockFunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 from llama_index.memory.tiermem import (
-    TieredMemory,
+    TiermemMemory,
     memory_tools,
     to_function_tool,
     to_function_tools,
@@ -83,7 +83,7 @@ def _registry(metrics: tiermem.MetricsCallback) -> ToolRegistry:
 async def test_agent_runs_keep_every_turn_with_tool_calls(core: tiermem.TieredMemory) -> None:
     metrics = tiermem.MetricsCallback()
     registry = _registry(metrics)
-    memory = TieredMemory.from_defaults(memory=core, session_id="chat", user_id="u1")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="chat", user_id="u1")
     tools = [*to_function_tools(registry), *memory_tools(memory, registry=registry)]
     assert [t.metadata.name for t in tools] == [
         "weather",
@@ -180,7 +180,7 @@ async def test_a_huge_tool_result_does_not_stop_the_agent(
         call = ToolCallBlock(tool_call_id="c1", tool_name="dump", tool_kwargs={"table": "t"})
         return ChatMessage(role="assistant", blocks=[call])
 
-    memory = TieredMemory.from_defaults(memory=core, session_id="dump")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="dump")
     agent = FunctionAgent(
         tools=[FunctionTool.from_defaults(fn=dump)],
         llm=MockFunctionCallingLLM(response_generator=model),

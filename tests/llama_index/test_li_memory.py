@@ -1,4 +1,4 @@
-"""`TieredMemory` as a LlamaIndex `BaseMemory`: the sync and async API on a real store."""
+"""`TiermemMemory` as a LlamaIndex `BaseMemory`: the sync and async API on a real store."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.memory.types import BaseMemory
-from llama_index.memory.tiermem import LLMSummarizer, TieredMemory
+from llama_index.memory.tiermem import LLMSummarizer, TiermemMemory
 
 import tiermem
 
@@ -36,7 +36,7 @@ def _texts(messages: list[ChatMessage]) -> list[str]:
 
 
 def test_is_a_base_memory_and_round_trips_a_session(core: tiermem.TieredMemory) -> None:
-    memory = TieredMemory.from_defaults(memory=core, session_id="s1")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="s1")
     assert isinstance(memory, BaseMemory)
     memory.put_messages([*FACTS, CALL, RESULT])
     stored = memory.get_all()
@@ -44,14 +44,14 @@ def test_is_a_base_memory_and_round_trips_a_session(core: tiermem.TieredMemory) 
     assert [b.tool_name for b in stored[4].blocks if isinstance(b, ToolCallBlock)] == ["weather"]
     assert stored[5].additional_kwargs["tool_call_id"] == "c1"
     # another session of the same store is another history
-    assert TieredMemory.from_defaults(memory=core, session_id="s2").get_all() == []
+    assert TiermemMemory.from_defaults(memory=core, session_id="s2").get_all() == []
     with pytest.raises(ValueError, match="not both"):
-        TieredMemory.from_defaults("elsewhere", memory=core)
+        TiermemMemory.from_defaults("elsewhere", memory=core)
 
 
 async def test_async_api_matches_sync(core: tiermem.TieredMemory) -> None:
-    sync = TieredMemory.from_defaults(memory=core, session_id="sync")
-    asyn = TieredMemory.from_defaults(memory=core, session_id="async")
+    sync = TiermemMemory.from_defaults(memory=core, session_id="sync")
+    asyn = TiermemMemory.from_defaults(memory=core, session_id="async")
     sync.put_messages(FACTS)
     await asyn.aput_messages(FACTS)
     assert _texts(sync.get_all()) == _texts(await asyn.aget_all())
@@ -61,7 +61,7 @@ async def test_async_api_matches_sync(core: tiermem.TieredMemory) -> None:
 
 
 def test_get_brings_back_an_evicted_fact_within_the_budget(core: tiermem.TieredMemory) -> None:
-    memory = TieredMemory.from_defaults(memory=core, session_id="s", max_tokens=200)
+    memory = TiermemMemory.from_defaults(memory=core, session_id="s", max_tokens=200)
     memory.put_messages([*FACTS, *FILLER])
     messages = memory.get("Where does my sister live?")
     assert messages[0].role == "system"
@@ -75,8 +75,8 @@ def test_get_brings_back_an_evicted_fact_within_the_budget(core: tiermem.TieredM
 
 
 async def test_set_replaces_and_reset_forgets_the_session(core: tiermem.TieredMemory) -> None:
-    memory = TieredMemory.from_defaults(memory=core, session_id="s")
-    other = TieredMemory.from_defaults(memory=core, session_id="other")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="s")
+    other = TiermemMemory.from_defaults(memory=core, session_id="other")
     memory.put_messages([*FACTS, *FILLER])  # enough to leave summaries behind
     other.put(FACTS[0])
     core.remember("Ana prefers tea", session_id="s")
@@ -100,8 +100,8 @@ async def test_set_replaces_and_reset_forgets_the_session(core: tiermem.TieredMe
 async def test_reset_of_a_session_without_memories_forgets_it_whole(
     core: tiermem.TieredMemory,
 ) -> None:
-    memory = TieredMemory.from_defaults(memory=core, session_id="s", user_id="u1")
-    other = TieredMemory.from_defaults(memory=core, session_id="other", user_id="u1")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="s", user_id="u1")
+    other = TiermemMemory.from_defaults(memory=core, session_id="other", user_id="u1")
     memory.put_messages([*FACTS, *FILLER])
     other.put(FACTS[0])
     core.remember("Ana prefers tea", user_id="u1")  # the user's, not the session's
@@ -121,7 +121,7 @@ async def test_reset_of_a_session_without_memories_forgets_it_whole(
 async def test_a_huge_tool_result_is_stored_truncated(
     core: tiermem.TieredMemory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    memory = TieredMemory.from_defaults(memory=core, session_id="big")
+    memory = TiermemMemory.from_defaults(memory=core, session_id="big")
     rows = "\n".join(f"row {i}: sensor={i * 7 % 13} status=ok" for i in range(2_000))
     huge = ChatMessage(role="tool", content=rows, additional_kwargs={"tool_call_id": "c1"})
     limit = core.config.context.max_tokens
@@ -155,13 +155,13 @@ async def test_a_huge_tool_result_is_stored_truncated(
 
 
 def test_user_scope_spans_sessions(core: tiermem.TieredMemory) -> None:
-    monday = TieredMemory.from_defaults(memory=core, session_id="mon", user_id="u1")
+    monday = TiermemMemory.from_defaults(memory=core, session_id="mon", user_id="u1")
     monday.put_messages([*FACTS, *FILLER])
-    tuesday = TieredMemory.from_defaults(memory=core, session_id="tue", user_id="u1")
+    tuesday = TiermemMemory.from_defaults(memory=core, session_id="tue", user_id="u1")
     tuesday.put(ChatMessage(role="user", content="Hello again"))
     found = tuesday.get("Where does my sister Ana live?")
     assert "Lisbon" in (found[0].content or "")
-    stranger = TieredMemory.from_defaults(memory=core, session_id="x", user_id="u2")
+    stranger = TiermemMemory.from_defaults(memory=core, session_id="x", user_id="u2")
     stranger.put(ChatMessage(role="user", content="Hi"))
     assert all("Lisbon" not in (m.content or "") for m in stranger.get("Where does Ana live?"))
 
@@ -169,7 +169,7 @@ def test_user_scope_spans_sessions(core: tiermem.TieredMemory) -> None:
 def test_from_defaults_plugs_in_llama_index_models(
     tmp_path: Path, li_config: tiermem.MemoryConfig
 ) -> None:
-    memory = TieredMemory.from_defaults(
+    memory = TiermemMemory.from_defaults(
         tmp_path / "store",
         config=li_config,
         session_id="s",
@@ -187,7 +187,7 @@ def test_from_defaults_plugs_in_llama_index_models(
     finally:
         memory.close()
     # the folder keeps everything: a new process-like open sees the same session
-    reopened = TieredMemory.from_defaults(
+    reopened = TiermemMemory.from_defaults(
         tmp_path / "store",
         config=li_config,
         session_id="s",

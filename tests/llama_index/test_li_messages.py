@@ -13,16 +13,14 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.memory.tiermem.messages import (
-    Turn,
     context_message_to_chat,
     message_to_turn,
     record_to_message,
-    truncate_turn,
 )
 
 from tiermem import MemoryConfig, TiktokenCounter
 from tiermem import TieredMemory as CoreMemory
-from tiermem.context import exact_tokens
+from tiermem.messages import PLACEHOLDER
 
 COUNTER = TiktokenCounter("cl100k_base")
 
@@ -135,52 +133,28 @@ def test_context_messages_carry_tool_fields() -> None:
 
 
 def test_stand_ins_only_where_the_core_refuses_empty_content() -> None:
-    assert message_to_turn(ChatMessage(role="user", content="")).content == "(empty)"
-    assert message_to_turn(ChatMessage(role="assistant", content=" ")).content == "(empty)"
+    user = message_to_turn(ChatMessage(role="user", content=""))
+    assert (user.content, user.metadata) == ("[empty user message]", {PLACEHOLDER: True})
+    assert message_to_turn(ChatMessage(role="assistant", content=" ")).metadata[PLACEHOLDER]
     tool = ChatMessage(role="tool", content="", additional_kwargs={"tool_call_id": "c1"})
     assert message_to_turn(tool).content == ""
-    back = context_message_to_chat({"role": "user", "content": "(empty)"})
-    assert back.content == ""
+    with CoreMemory("memory://", config=MemoryConfig(tokenizer="cl100k_base")) as core:
+        record = core.add_message(user.role, user.content, metadata=user.metadata)
+        assert record_to_message(record).content == ""
+        (rendered,) = core.build_context().messages
+        assert context_message_to_chat(rendered).content == ""
 
 
 def test_placeholders_of_earlier_versions_read_back_empty() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    assistant = context_message_to_chat(
-        {"role": "assistant", "content": "(calls f)", "tool_calls": [call]}
-    )
+    with CoreMemory("memory://", config=MemoryConfig(tokenizer="cl100k_base")) as core:
+        core.add_message("user", "(empty)")
+        core.add_message("assistant", "(calls f)", metadata={"tool_calls": [call]})
+        core.add_message("tool", "(no output)", metadata={"tool_call_id": "c1"})
+        user, assistant, tool = [record_to_message(r) for r in core.records(session_id="default")]
+        rendered = [context_message_to_chat(m) for m in core.build_context().messages]
+    assert user.content == ""
     assert assistant.content is None
     assert [b.tool_name for b in _calls(assistant)] == ["f"]
-    tool = context_message_to_chat({"role": "tool", "content": "(no output)", "tool_call_id": "c1"})
     assert tool.content == ""
-
-
-def _cost(turn: Turn) -> int:
-    message = {
-        "role": turn.role,
-        "content": turn.content,
-        **({"tool_call_id": turn.metadata["tool_call_id"]} if turn.role == "tool" else {}),
-    }
-    return exact_tokens(COUNTER, [message]) - 3  # the core's count of one turn
-
-
-@pytest.mark.parametrize("words", [300, 5_000])
-def test_truncate_turn_fits_the_limit_and_says_how_much_was_cut(words: int) -> None:
-    text = " ".join(f"row{i}=value" for i in range(words))
-    turn = Turn("tool", text, {"tool_call_id": "c1"})
-    cut = truncate_turn(turn, 200, COUNTER)
-    assert cut is not None
-    assert _cost(cut) <= 200
-    assert _cost(cut) >= 190  # cut near the limit, not far below it
-    dropped = cut.metadata["truncated_tokens"]
-    assert cut.content.endswith(f"\n…[truncated {dropped} tokens]")
-    kept = cut.content.rsplit("\n…[truncated", 1)[0]
-    assert text.startswith(kept)
-    assert dropped == COUNTER.count(text) - COUNTER.count(kept)
-    assert cut.metadata["tool_call_id"] == "c1"
-
-
-def test_truncate_turn_gives_up_when_the_tool_calls_fill_the_turn() -> None:
-    calls = [{"id": "c", "type": "function",
-              "function": {"name": "f", "arguments": json.dumps({"x": "y " * 300})}}]  # fmt: skip
-    turn = Turn("assistant", "text " * 50, {"tool_calls": calls})
-    assert truncate_turn(turn, 100, COUNTER) is None
+    assert [m.content for m in rendered] == ["", None, ""]

@@ -11,7 +11,6 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.memory.tiermem import LlamaIndexEmbedder, LLMSummarizer
-from llama_index.memory.tiermem.summarizer import trim_to_tokens
 
 import tiermem
 
@@ -66,8 +65,6 @@ def test_summarizer_trims_to_the_budget_sync_and_async() -> None:
     text = summarizer.summarize([record], max_tokens=20, token_counter=counter)
     assert text.startswith("Ana moved to Lisbon")
     assert 0 < counter.count(text) <= 20
-    assert trim_to_tokens("one two three", 0, counter) == ""
-    assert trim_to_tokens("short", 5, counter) == "short"
 
 
 async def test_tiermem_awaits_the_llm_summarizer_in_async_calls(

@@ -12,6 +12,8 @@ from pathlib import Path
 import llama_index.memory.tiermem as adapter
 import pytest
 
+import tiermem
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTION = ROOT / "integrations" / "llama_index"
 PACKAGE = PORTION / "llama_index" / "memory" / "tiermem"
@@ -97,15 +99,28 @@ def test_exports_are_pinned_and_sorted() -> None:
         "LlamaIndexEmbedder",
         "RegistryFunctionTool",
         "TieredLongTermBlock",
-        "TieredMemory",
         "TieredSummaryBlock",
         "TiermemEventHandler",
+        "TiermemMemory",
         "instrument",
         "memory_tools",
         "to_function_tool",
         "to_function_tools",
     ]
     assert all(hasattr(adapter, name) for name in adapter.__all__)
+
+
+def test_old_memory_name_warns_and_is_the_new_class() -> None:
+    with pytest.warns(DeprecationWarning, match="TiermemMemory"):
+        old = adapter.TieredMemory
+    assert old is adapter.TiermemMemory
+    assert adapter.TiermemMemory.class_name() == "TiermemMemory"
+
+
+def test_star_import_leaves_the_core_memory_alone() -> None:
+    names: dict[str, object] = {}
+    exec("from tiermem import *\nfrom llama_index.memory.tiermem import *", names)
+    assert names["TieredMemory"] is tiermem.TieredMemory
 
 
 def test_adapter_works_without_langchain(launched: dict[str, subprocess.Popen[str]]) -> None:

@@ -8,10 +8,13 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
 import tiermem
+from tiermem import Kind
 
 from .messages import context_to_messages, message_to_turn
 
 __all__ = ["TieredChatMessageHistory"]
+
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
 class TieredChatMessageHistory(BaseChatMessageHistory):
@@ -22,6 +25,8 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
     and summaries hold that is relevant to the latest question, then the recent
     turns, within ``max_tokens`` (default: the memory's ``context.max_tokens``).
     Message types, names, tool calls and tool call ids come back as they went in.
+    Only this (user, agent, session)'s records are read and cleared: another user's
+    turns under the same session id stay.
     """
 
     def __init__(
@@ -40,48 +45,42 @@ class TieredChatMessageHistory(BaseChatMessageHistory):
         self.agent_id = agent_id
         self.max_tokens = max_tokens
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records this history reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     # the base declares an attribute; LangChain's own histories override it with a property
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        context = self.memory.build_context(
-            session_id=self.session_id, user_id=self.user_id,
-            agent_id=self.agent_id, max_tokens=self.max_tokens,
-        )  # fmt: skip
+        context = self.memory.build_context(scope=self.scope, max_tokens=self.max_tokens)
         return context_to_messages(context)
 
     async def aget_messages(self) -> list[BaseMessage]:
-        context = await self.memory.abuild_context(
-            session_id=self.session_id, user_id=self.user_id,
-            agent_id=self.agent_id, max_tokens=self.max_tokens,
-        )  # fmt: skip
+        context = await self.memory.abuild_context(scope=self.scope, max_tokens=self.max_tokens)
         return context_to_messages(context)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        turns = [message_to_turn(m) for m in messages]  # all converted before any is written
-        for turn in turns:
-            self.memory.add_message(
-                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
-                agent_id=self.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        """Store ``messages`` in one write, all or none."""
+        turns = [message_to_turn(m).as_message() for m in messages]
+        if turns:
+            self.memory.add_messages(turns, scope=self.scope)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
-        turns = [message_to_turn(m) for m in messages]
-        for turn in turns:
-            await self.memory.aadd_message(
-                turn.role, turn.content, session_id=self.session_id, user_id=self.user_id,
-                agent_id=self.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        turns = [message_to_turn(m).as_message() for m in messages]
+        if turns:
+            await self.memory.aadd_messages(turns, scope=self.scope)
 
     def clear(self) -> None:
-        """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(**self._owner(), exact=True)
+        """Forget this session's conversation: its turns and summaries.
+
+        Explicit memories (``remember``) stay, as they do when a LlamaIndex memory is
+        reset; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(**self._owner(), exact=True)
-
-    def _owner(self) -> dict[str, str | None]:
-        # exactly this history's records: another user's turns under the same session stay
-        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
+        await self.memory.aforget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     def __repr__(self) -> str:
         return f"TieredChatMessageHistory({self.memory!r}, session_id={self.session_id!r})"

@@ -1,6 +1,7 @@
-"""`TieredMemory`: tiermem as a legacy LangChain memory (`ConversationChain`, `LLMChain`).
+"""`TiermemMemory`: tiermem as a legacy LangChain memory (`ConversationChain`, `LLMChain`).
 
-Needs ``langchain-classic`` (where `BaseMemory` lives since LangChain 1.0).
+Needs ``langchain-classic`` (where `BaseMemory` lives since LangChain 1.0). Named
+like LangChain's other third-party memories (``ZepMemory``, ``MotorheadMemory``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from langchain_classic.memory.utils import get_prompt_input_key
 from langchain_core.messages import BaseMessage, get_buffer_string
 
 import tiermem
+from tiermem import Kind
 
 from .messages import context_to_messages
 
-__all__ = ["TieredMemory"]
+__all__ = ["TiermemMemory"]
+
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
-class TieredMemory(BaseMemory):
+class TiermemMemory(BaseMemory):
     """Loads tiermem's budgeted context for each input and saves every exchange.
 
     ``memory_key`` receives the context: LangChain messages when ``return_messages``
@@ -69,51 +73,42 @@ class TieredMemory(BaseMemory):
         text = get_buffer_string(messages, human_prefix=self.human_prefix, ai_prefix=self.ai_prefix)
         return {self.memory_key: text}
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records this memory reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     def load_memory_variables(self, inputs: dict[str, Any]) -> dict[str, Any]:
         context = self.memory.build_context(
-            self._query(inputs),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=self.max_tokens,
+            self._query(inputs), scope=self.scope, max_tokens=self.max_tokens
         )
         return self._variables(context)
 
     async def aload_memory_variables(self, inputs: dict[str, Any]) -> dict[str, Any]:
         context = await self.memory.abuild_context(
-            self._query(inputs),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=self.max_tokens,
+            self._query(inputs), scope=self.scope, max_tokens=self.max_tokens
         )
         return self._variables(context)
 
-    def save_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> None:
+    def _turns(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> list[dict[str, Any]]:
         question, answer = self._exchange(inputs, outputs)
-        for role, content in (("user", question), ("assistant", answer)):
-            if content.strip():
-                self.memory.add_message(
-                    role, content, session_id=self.session_id,
-                    user_id=self.user_id, agent_id=self.agent_id,
-                )  # fmt: skip
+        exchange = (("user", question), ("assistant", answer))
+        return [{"role": role, "content": text} for role, text in exchange if text.strip()]
+
+    def save_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> None:
+        """Store the exchange (question and answer) in one write."""
+        self.memory.add_messages(self._turns(inputs, outputs), scope=self.scope)
 
     async def asave_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> None:
-        question, answer = self._exchange(inputs, outputs)
-        for role, content in (("user", question), ("assistant", answer)):
-            if content.strip():
-                await self.memory.aadd_message(
-                    role, content, session_id=self.session_id,
-                    user_id=self.user_id, agent_id=self.agent_id,
-                )  # fmt: skip
+        await self.memory.aadd_messages(self._turns(inputs, outputs), scope=self.scope)
 
     def clear(self) -> None:
-        """Forget every record of this session (turns, summaries, session memories)."""
-        self.memory.forget_scope(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
-        )
+        """Forget this session's conversation: its turns and summaries.
+
+        Explicit memories (``remember``) stay, as they do when a LlamaIndex memory is
+        reset; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     async def aclear(self) -> None:
-        await self.memory.aforget_scope(
-            session_id=self.session_id, user_id=self.user_id, agent_id=self.agent_id, exact=True
-        )
+        await self.memory.aforget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)

@@ -11,8 +11,7 @@ metadata in the OpenAI shape the core renders: an assistant turn carries
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import (
@@ -25,8 +24,10 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import ToolCall, tool_call
 
-from tiermem import Context, MemoryRecord, Tier
-from tiermem.context import exact_tokens
+from tiermem import ChatMessage as CoreMessage
+from tiermem import Context, MemoryRecord
+from tiermem.messages import Turn, exact_tokens, to_turn, turn_content
+from tiermem.messages import split_context as core_split
 from tiermem.tokens import TokenCounter
 
 __all__ = [
@@ -43,10 +44,6 @@ __all__ = [
 #: The messages a stored turn comes back as.
 ChatTurn = AIMessage | HumanMessage | SystemMessage | ToolMessage
 
-#: Set on turns stored with stand-in text: the core refuses empty content for a user
-#: or system turn, or an assistant turn that calls no tool. Read back as empty content.
-PLACEHOLDER = "placeholder"
-
 _ROLES: dict[str, str] = {
     "human": "user",
     "user": "user",
@@ -56,15 +53,6 @@ _ROLES: dict[str, str] = {
     "developer": "system",
     "tool": "tool",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """What `TieredMemory.add_message` takes for one LangChain message."""
-
-    role: str
-    content: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _role(message: BaseMessage) -> str:
@@ -117,13 +105,7 @@ def message_to_turn(message: BaseMessage) -> Turn:
         metadata["tool_call_id"] = message.tool_call_id
         if message.status == "error":
             metadata["status"] = "error"
-    content = str(message.text)
-    # a turn that only calls tools, or a tool result, may be empty: stored as it is
-    may_be_empty = role == "tool" or bool(metadata.get("tool_calls"))
-    if not content.strip() and not may_be_empty:
-        content = f"[empty {role} message]"
-        metadata[PLACEHOLDER] = True
-    return Turn(role=role, content=content, metadata=metadata)
+    return to_turn(role, str(message.text), metadata)
 
 
 def _message(
@@ -148,18 +130,12 @@ def _message(
 
 
 def record_to_message(record: MemoryRecord) -> ChatTurn:
-    """A stored turn as the LangChain message it came from (id: the original or the record's).
-
-    Turns stored with a stand-in text (``metadata["placeholder"]``, also the
-    ``[calls …]`` text of tool-calling turns stored by earlier versions) come back empty.
-    """
-    metadata = record.metadata
-    content = "" if metadata.get(PLACEHOLDER) else record.text
-    message_id = metadata.get("message_id")
+    """A stored turn as the LangChain message it came from (id: the original or the record's)."""
+    message_id = record.metadata.get("message_id")
     return _message(
         record.role or "user",
-        content,
-        metadata,
+        turn_content(record),
+        record.metadata,
         message_id if isinstance(message_id, str) else record.id,
     )
 
@@ -169,14 +145,8 @@ def split_context(context: Context) -> tuple[list[ChatTurn], list[ChatTurn]]:
 
     Recent turns are rebuilt from their records, so names, ids and tool calls survive.
     """
-    recent = sorted(
-        (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-        key=lambda r: r.seq,
-    )
-    head = len(context.messages) - len(recent)
-    if head < 0:  # not the layout the core renders: convert the plain dicts instead
-        return [], [_message(m["role"], m["content"], m, None) for m in context.messages]
-    memory = [_message(m["role"], m["content"], m, None) for m in context.messages[:head]]
+    head, recent = core_split(context)
+    memory = [_message(m["role"], m["content"], m, None) for m in head]
     return memory, [record_to_message(r) for r in recent]
 
 
@@ -186,19 +156,11 @@ def context_to_messages(context: Context) -> list[BaseMessage]:
     return [*memory, *recent]
 
 
-def message_to_dict(message: BaseMessage) -> dict[str, Any]:
+def message_to_dict(message: BaseMessage) -> CoreMessage:
     """The chat message the core counts: role, content, tool calls, tool call id."""
-    turn = message_to_turn(message)
-    content = "" if turn.metadata.get(PLACEHOLDER) else turn.content
-    rendered: dict[str, Any] = {"role": turn.role, "content": content}
-    if turn.metadata.get("tool_calls"):
-        rendered["tool_calls"] = turn.metadata["tool_calls"]
-    if turn.role == "tool":
-        rendered["tool_call_id"] = turn.metadata["tool_call_id"]
-    return rendered
+    return message_to_turn(message).chat()
 
 
 def count_messages(counter: TokenCounter, messages: Iterable[BaseMessage]) -> int:
-    """Tokens a chat request with these messages costs, as the core counts a context."""
-    rendered: Sequence[dict[str, Any]] = [message_to_dict(m) for m in messages]
-    return exact_tokens(counter, rendered)
+    """The core's count (`tiermem.messages.exact_tokens`) of these LangChain messages."""
+    return exact_tokens(counter, [message_to_dict(m) for m in messages])

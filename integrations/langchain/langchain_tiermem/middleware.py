@@ -13,7 +13,6 @@ one, pass only the new messages to each invocation.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware import (
@@ -41,13 +40,6 @@ class TieredContextState(AgentState[Any]):
     """The agent state plus the ids of the messages already recorded into tiermem."""
 
     tiermem_recorded: NotRequired[Annotated[list[str], PrivateStateAttr]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    session_id: str
-    user_id: str | None
-    agent_id: str | None
 
 
 def _configurable() -> dict[str, Any]:
@@ -111,15 +103,16 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
 
     # --- shared logic ------------------------------------------------------------------
 
-    def _scope(self) -> _Scope:
+    def _scope(self) -> tiermem.Scope:
+        """The ids given here, else the run's ``configurable`` ones."""
         configurable = _configurable()
         session = self.session_id or configurable.get("thread_id") or "default"
         user = self.user_id or configurable.get("user_id")
         agent = self.agent_id or configurable.get("agent_id")
-        return _Scope(
-            session_id=str(session),
+        return tiermem.Scope(
             user_id=str(user) if user is not None else None,
             agent_id=str(agent) if agent is not None else None,
+            session_id=str(session),
         )
 
     def _pending(self, state: TieredContextState) -> tuple[list[Turn], dict[str, Any] | None]:
@@ -168,24 +161,16 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
         self, state: TieredContextState, runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
         turns, update = self._pending(state)
-        scope = self._scope()
-        for turn in turns:
-            self.memory.add_message(
-                turn.role, turn.content, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        if turns:
+            self.memory.add_messages([t.as_message() for t in turns], scope=self._scope())
         return update
 
     async def abefore_model(
         self, state: TieredContextState, runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
         turns, update = self._pending(state)
-        scope = self._scope()
-        for turn in turns:
-            await self.memory.aadd_message(
-                turn.role, turn.content, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, metadata=turn.metadata,
-            )  # fmt: skip
+        if turns:
+            await self.memory.aadd_messages([t.as_message() for t in turns], scope=self._scope())
         return update
 
     def after_agent(
@@ -207,10 +192,7 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
         query = _latest_question(request.messages)
         budget = self._first_budget(request)
         for _ in range(_MAX_REBUILDS):
-            context = self.memory.build_context(
-                query, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, max_tokens=budget,
-            )  # fmt: skip
+            context = self.memory.build_context(query, scope=scope, max_tokens=budget)
             new, over = self._assemble(request, context)
             if over <= 0 or budget - over <= 0:
                 break
@@ -226,10 +208,7 @@ class TieredContextMiddleware(AgentMiddleware[TieredContextState, Any, Any]):
         query = _latest_question(request.messages)
         budget = self._first_budget(request)
         for _ in range(_MAX_REBUILDS):
-            context = await self.memory.abuild_context(
-                query, session_id=scope.session_id, user_id=scope.user_id,
-                agent_id=scope.agent_id, max_tokens=budget,
-            )  # fmt: skip
+            context = await self.memory.abuild_context(query, scope=scope, max_tokens=budget)
             new, over = self._assemble(request, context)
             if over <= 0 or budget - over <= 0:
                 break

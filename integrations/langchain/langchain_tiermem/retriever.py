@@ -59,13 +59,15 @@ class TieredMemoryRetriever(BaseRetriever):
     session_id: str | None = None
     tags: list[str] | None = None
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records the search spans."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        hits = self.memory.search(
-            query, k=k or self.k, user_id=self.user_id, agent_id=self.agent_id,
-            session_id=self.session_id, tags=self.tags,
-        )  # fmt: skip
+        hits = self.memory.search(query, k=k or self.k, scope=self.scope, tags=self.tags)
         return [hit_to_document(hit) for hit in hits]
 
     async def _aget_relevant_documents(
@@ -75,8 +77,5 @@ class TieredMemoryRetriever(BaseRetriever):
         run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None,
     ) -> list[Document]:
-        hits = await self.memory.asearch(
-            query, k=k or self.k, user_id=self.user_id, agent_id=self.agent_id,
-            session_id=self.session_id, tags=self.tags,
-        )  # fmt: skip
+        hits = await self.memory.asearch(query, k=k or self.k, scope=self.scope, tags=self.tags)
         return [hit_to_document(hit) for hit in hits]

@@ -204,32 +204,24 @@ class TieredMemoryStore(BaseStore):
         self.fields = tuple(fields) if fields is not None else ("$",)
         self.importance = importance
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose memories the store's items are (no session: items outlive chats)."""
+        return tiermem.Scope(self.user_id, self.agent_id)
+
     # --- drivers ---------------------------------------------------------------------
 
     def _call(self, call: _Call) -> Any:
         mem = self.memory
         match call:
             case _Records(tags):
-                return mem.records(
-                    kinds=_KINDS,
-                    tags=tags,
-                    user_id=self.user_id,
-                    agent_id=self.agent_id,
-                    exact=True,
-                )
+                return mem.records(kinds=_KINDS, tags=tags, scope=self.scope, exact=True)
             case _Search(query, k, tags):
-                return mem.search(
-                    query,
-                    k=k,
-                    tags=tags,
-                    user_id=self.user_id,
-                    agent_id=self.agent_id,
-                    exact=True,
-                )
+                return mem.search(query, k=k, tags=tags, scope=self.scope, exact=True)
             case _Remember(text, tags, metadata):
                 return mem.remember(
-                    text, tags=tags, metadata=metadata, user_id=self.user_id,
-                    agent_id=self.agent_id, importance=self.importance,
+                    text, tags=tags, metadata=metadata, scope=self.scope,
+                    importance=self.importance,
                     deduplicate=False,  # an item is its namespace and key, not its text
                 )  # fmt: skip
             case _Update(memory_id, text, tags, metadata):
@@ -242,26 +234,13 @@ class TieredMemoryStore(BaseStore):
         mem = self.memory
         match call:
             case _Records(tags):
-                return await mem.arecords(
-                    kinds=_KINDS,
-                    tags=tags,
-                    user_id=self.user_id,
-                    agent_id=self.agent_id,
-                    exact=True,
-                )
+                return await mem.arecords(kinds=_KINDS, tags=tags, scope=self.scope, exact=True)
             case _Search(query, k, tags):
-                return await mem.asearch(
-                    query,
-                    k=k,
-                    tags=tags,
-                    user_id=self.user_id,
-                    agent_id=self.agent_id,
-                    exact=True,
-                )
+                return await mem.asearch(query, k=k, tags=tags, scope=self.scope, exact=True)
             case _Remember(text, tags, metadata):
                 return await mem.aremember(
-                    text, tags=tags, metadata=metadata, user_id=self.user_id,
-                    agent_id=self.agent_id, importance=self.importance,
+                    text, tags=tags, metadata=metadata, scope=self.scope,
+                    importance=self.importance,
                     deduplicate=False,  # an item is its namespace and key, not its text
                 )  # fmt: skip
             case _Update(memory_id, text, tags, metadata):

@@ -2,79 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from tiermem import MemoryRecord
-from tiermem.tokens import TokenCounter
+from tiermem.medium_term import DEFAULT_PROMPT, PromptSummarizer
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "ChatModelSummarizer", "truncate_to_tokens"]
-
-DEFAULT_INSTRUCTIONS = (
-    "Summarize the conversation excerpt below for an assistant's long-term memory. "
-    "Keep every fact a later question may need: names, numbers, dates, decisions, "
-    "preferences, and who said what. Write plain sentences, no preamble. "
-    "Use at most {max_tokens} tokens."
-)
+__all__ = ["DEFAULT_PROMPT", "ChatModelSummarizer"]
 
 
-def truncate_to_tokens(text: str, max_tokens: int, counter: TokenCounter) -> str:
-    """The longest word-boundary prefix of ``text`` within ``max_tokens`` tokens."""
-    if counter.count(text) <= max_tokens:
-        return text
-    words = text.split(" ")
-    low, high = 0, len(words)  # invariant: words[:low] fits, words[:high + 1] does not
-    while low < high:
-        middle = (low + high + 1) // 2
-        if counter.count(" ".join(words[:middle])) <= max_tokens:
-            low = middle
-        else:
-            high = middle - 1
-    if low:
-        return " ".join(words[:low]).rstrip()
-    # the first word alone is too long: cut characters instead
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if counter.count(text[:middle]) <= max_tokens:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low]
+class ChatModelSummarizer(PromptSummarizer):
+    """Asks a chat model (``invoke``, and ``ainvoke`` in async calls) for each summary.
 
-
-class ChatModelSummarizer:
-    """Asks a chat model to fold evicted turns into one summary within the token target.
-
-    The model is told the target; a longer answer is cut at a word boundary with
-    tiermem's token counter, so a summary never exceeds ``max_tokens``.
-    ``asummarize`` uses ``ainvoke``, so the memory's async calls never block.
+    The prompt, and the cut of a longer answer to the budget, are the core's
+    `tiermem.medium_term.PromptSummarizer`.
     """
 
-    def __init__(self, model: BaseChatModel, *, instructions: str = DEFAULT_INSTRUCTIONS) -> None:
+    def __init__(
+        self, model: BaseChatModel, *, prompt: str = DEFAULT_PROMPT, instructions: str | None = None
+    ) -> None:
+        if instructions is not None:  # the keyword of earlier versions: kept one release
+            warnings.warn(
+                "ChatModelSummarizer(instructions=...) is deprecated: pass prompt=, "
+                "with {max_tokens} and {turns} in it",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            prompt = instructions + "\n\n{turns}"
         self.model = model
-        self.instructions = instructions
+        super().__init__(self._complete, acomplete=self._acomplete, prompt=prompt)
 
-    def _prompt(self, records: Sequence[MemoryRecord], max_tokens: int) -> list[BaseMessage]:
-        lines = "\n".join(f"[{r.timestamp:%Y-%m-%d %H:%M}] {r.speaker}: {r.text}" for r in records)
-        return [
-            SystemMessage(content=self.instructions.format(max_tokens=max_tokens)),
-            HumanMessage(content=lines),
-        ]
+    def _complete(self, prompt: str) -> str:
+        return str(self.model.invoke(prompt).text)
 
-    def summarize(
-        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
-    ) -> str:
-        reply = self.model.invoke(self._prompt(records, max_tokens))
-        return truncate_to_tokens(str(reply.text).strip(), max_tokens, token_counter)
-
-    async def asummarize(
-        self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
-    ) -> str:
-        reply = await self.model.ainvoke(self._prompt(records, max_tokens))
-        return truncate_to_tokens(str(reply.text).strip(), max_tokens, token_counter)
+    async def _acomplete(self, prompt: str) -> str:
+        return str((await self.model.ainvoke(prompt)).text)
 
     def __repr__(self) -> str:
         return f"ChatModelSummarizer({type(self.model).__name__})"

@@ -64,6 +64,16 @@ class McpScope:
     def filter_session(self) -> str | None:
         return self.session_id if self.scoped_session else None
 
+    @property
+    def conversation(self) -> tiermem.Scope:
+        """The scope of `build_context`: the user or agent, and the session."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
+    @property
+    def records(self) -> tiermem.Scope:
+        """The scope of search and of new memories: the session only when it bounds them."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.filter_session)
+
     def owns(self, record: MemoryRecord) -> bool:
         return all(
             bound is None or actual == bound
@@ -107,25 +117,20 @@ def create_server(
     ) -> dict[str, Any]:
         """Store a fact worth keeping across conversations (a preference, a name, a decision)."""
         record = await memory.aremember(
-            text, user_id=scope.user_id, agent_id=scope.agent_id,
-            session_id=scope.filter_session, importance=importance, tags=tags or (),
-        )  # fmt: skip
+            text, scope=scope.records, importance=importance, tags=tags or ()
+        )
         return _as_dict(record)
 
     async def search(query: Query, k: K = 5) -> dict[str, Any]:
         """Search long-term memory (facts, past turns, summaries), best matches first."""
-        hits = await memory.asearch(
-            query, k=k, user_id=scope.user_id, agent_id=scope.agent_id,
-            session_id=scope.filter_session,
-        )  # fmt: skip
+        hits = await memory.asearch(query, k=k, scope=scope.records)
         return {"hits": [_as_dict(h.record, h.score) for h in hits]}
 
     async def build_context(query: Query, max_tokens: MaxTokens = 2_000) -> dict[str, Any]:
         """The best context for a question within a token budget: memory, then recent turns."""
         context = await memory.abuild_context(
-            query, session_id=scope.session_id, user_id=scope.user_id,
-            agent_id=scope.agent_id, max_tokens=max_tokens,
-        )  # fmt: skip
+            query, scope=scope.conversation, max_tokens=max_tokens
+        )
         return {
             "messages": context.messages,
             "text": context.text,

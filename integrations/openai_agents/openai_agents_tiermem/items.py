@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from tiermem import InvalidInputError, MemoryRecord
+from tiermem.messages import Turn, to_turn, turn_content
 
 __all__ = ["ITEMS", "Item", "Turn", "record_items", "turns_from_items"]
 
@@ -27,17 +27,7 @@ Item = dict[str, Any]
 #: Metadata key of a turn's original items.
 ITEMS = "openai_items"
 _TEXT_FIELD = "openai_text"  # the one item's field that the turn's text fills back
-_PLACEHOLDER = "placeholder"  # the turn's text stands in for an empty one
 _MESSAGE_ROLES = {"user": "user", "system": "system", "developer": "system"}
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """What `TieredMemory.add_message` takes for a run of items."""
-
-    role: str
-    content: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _plain(item: Any) -> Item:
@@ -83,8 +73,8 @@ def _single(role: str, item: Item, key: str, extra: dict[str, Any]) -> Turn:
     """A one-item turn; a string field that is the whole text is not kept twice."""
     value = item.get(key)
     text = _text(value)
-    if not text.strip() and role != "tool":
-        return Turn(role, f"[empty {role} message]", {**extra, ITEMS: [item], _PLACEHOLDER: True})
+    if not text.strip():  # the core's empty-content rule, the item kept whole
+        return to_turn(role, text, {**extra, ITEMS: [item]})
     if isinstance(value, str):
         kept = {k: v for k, v in item.items() if k != key}
         return Turn(role, text, {**extra, ITEMS: [kept], _TEXT_FIELD: key})
@@ -98,10 +88,7 @@ def _model_turn(items: Sequence[Item]) -> Turn:
     metadata: dict[str, Any] = {ITEMS: list(items)}
     if calls:
         metadata["tool_calls"] = calls
-    elif not text.strip():
-        text = "[" + ", ".join(str(i.get("type", "item")) for i in items) + "]"
-        metadata[_PLACEHOLDER] = True
-    return Turn("assistant", text, metadata)
+    return to_turn("assistant", text, metadata)  # reasoning only: the core's stand-in
 
 
 def turns_from_items(items: Iterable[Any]) -> list[Turn]:
@@ -139,12 +126,13 @@ def record_items(record: MemoryRecord) -> list[Item]:
 
 
 def _plain_items(record: MemoryRecord) -> list[Item]:
+    text = turn_content(record)  # a stand-in another adapter stored reads back empty
     if record.role == "tool":
         call_id = str(record.metadata.get("tool_call_id", ""))
-        return [{"type": "function_call_output", "call_id": call_id, "output": record.text}]
+        return [{"type": "function_call_output", "call_id": call_id, "output": text}]
     if record.role != "assistant":
-        return [{"role": record.role or "user", "content": record.text}]
-    items: list[Item] = [{"role": "assistant", "content": record.text}] if record.text else []
+        return [{"role": record.role or "user", "content": text}]
+    items: list[Item] = [{"role": "assistant", "content": text}] if text else []
     for call in record.metadata.get("tool_calls") or ():
         function = call.get("function") or {}
         items.append({"type": "function_call", "call_id": str(call.get("id", "")),

@@ -9,12 +9,11 @@ whole history.
 
 from __future__ import annotations
 
-from typing import Any
-
 from agents.memory import SessionSettings
 
 import tiermem
-from tiermem import Kind, MemoryRecord, Tier
+from tiermem import Kind, MemoryRecord
+from tiermem.messages import split_context
 from tiermem.short_term import group_units
 
 from .items import Item, record_items, turns_from_items
@@ -65,11 +64,12 @@ class TieredSession:
         self.session_settings = session_settings
 
     @property
-    def _scope(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
+    def scope(self) -> tiermem.Scope:
+        """Whose items this session reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
 
     async def _turns(self) -> list[MemoryRecord]:
-        return await self.memory.arecords(kinds=[Kind.TURN], **self._scope)
+        return await self.memory.arecords(kinds=[Kind.TURN], scope=self.scope)
 
     async def get_items(self, limit: int | None = None) -> list[Item]:
         """The history, oldest first: all of it, or the newest whole turns within ``limit``."""
@@ -77,10 +77,9 @@ class TieredSession:
 
     async def add_items(self, items: list[Item]) -> None:
         """Store items, all or none: a bad item is refused before anything is written."""
-        turns = turns_from_items(items)
-        messages = [{"role": t.role, "content": t.content, "metadata": t.metadata} for t in turns]
+        messages = [t.as_message() for t in turns_from_items(items)]
         if messages:
-            await self.memory.aadd_messages(messages, **self._scope)
+            await self.memory.aadd_messages(messages, scope=self.scope)
 
     async def pop_item(self) -> Item | None:
         """Remove and return the newest item (None when the session is empty)."""
@@ -98,7 +97,7 @@ class TieredSession:
 
     async def clear_session(self) -> None:
         """Delete every turn of this session in this scope."""
-        await self.memory.aforget_scope(**self._scope)
+        await self.memory.aforget_scope(scope=self.scope)
 
 
 class TieredContextSession(TieredSession):
@@ -126,12 +125,8 @@ class TieredContextSession(TieredSession):
         self.last_context: tiermem.Context | None = None
 
     async def get_items(self, limit: int | None = None) -> list[Item]:
-        context = await self.memory.abuild_context(max_tokens=self.max_tokens, **self._scope)
+        context = await self.memory.abuild_context(max_tokens=self.max_tokens, scope=self.scope)
         self.last_context = context
-        recent = sorted(
-            (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-            key=lambda r: r.seq,
-        )
-        head = context.messages[: len(context.messages) - len(recent)]
+        head, recent = split_context(context)
         memory: list[Item] = [{"role": m["role"], "content": m["content"]} for m in head]
         return [*memory, *_tail(recent, limit)]

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 
 import tiermem
-from tiermem import InvalidInputError, Tier
-from tiermem.context import exact_tokens
+from tiermem import InvalidInputError
+from tiermem.messages import ChatMessage, exact_tokens, split_context
 
 from .messages import (
     MARK,
@@ -73,20 +73,20 @@ class TieredHistory:
         self.last_context: tiermem.Context | None = None
 
     @property
-    def _scope(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "user_id": self.user_id, "agent_id": self.agent_id}
+    def scope(self) -> tiermem.Scope:
+        """Whose records this history reads and writes."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
 
     def _pending(self, messages: Sequence[ModelMessage]) -> tuple[list[ModelMessage], list[Any]]:
         fresh = [m for m in messages if not is_recorded(m)]
-        turns = [{"role": t.role, "content": t.content, "metadata": t.metadata}
-                 for m in fresh for t in turns_of(m)]  # fmt: skip
+        turns = [t.as_message() for m in fresh for t in turns_of(m)]
         return fresh, turns
 
     def record(self, messages: Sequence[ModelMessage]) -> int:
         """Store the messages not recorded yet, all or none; how many turns were stored."""
         fresh, turns = self._pending(messages)
         if turns:
-            self.memory.add_messages(turns, **self._scope)
+            self.memory.add_messages(turns, scope=self.scope)
         for message in fresh:
             mark(message)
         return len(turns)
@@ -95,7 +95,7 @@ class TieredHistory:
         """Async `record`."""
         fresh, turns = self._pending(messages)
         if turns:
-            await self.memory.aadd_messages(turns, **self._scope)
+            await self.memory.aadd_messages(turns, scope=self.scope)
         for message in fresh:
             mark(message)
         return len(turns)
@@ -104,7 +104,7 @@ class TieredHistory:
         budget = self.max_tokens or self.memory.config.context.max_tokens
         if not system:
             return budget
-        prompt = [{"role": "system", "content": "\n\n".join(system)}]
+        prompt = [ChatMessage(role="system", content="\n\n".join(system))]
         left = budget - exact_tokens(self.memory.token_counter, prompt)
         if left <= 0:
             raise InvalidInputError(
@@ -118,14 +118,10 @@ class TieredHistory:
         instructions = _instructions(messages)
         texts = [p.content for p in system] + ([instructions] if instructions else [])
         context = await self.memory.abuild_context(
-            _latest_prompt(messages), max_tokens=self._budget(texts), **self._scope
+            _latest_prompt(messages), max_tokens=self._budget(texts), scope=self.scope
         )
         self.last_context = context
-        recent = sorted(
-            (r for c in context.kept if c.tier is Tier.SHORT_TERM for r in c.records),
-            key=lambda r: r.seq,
-        )
-        memory = context.messages[: len(context.messages) - len(recent)]
+        memory, recent = split_context(context)
         rebuilt = records_to_messages(recent)
         lead = [*system, *(memory_part(m["content"]) for m in memory)]
         if lead and rebuilt and isinstance(rebuilt[0], ModelRequest):

@@ -13,7 +13,6 @@ so that it is never recorded twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -31,6 +30,7 @@ from pydantic_ai.messages import (
 )
 
 from tiermem import MemoryRecord
+from tiermem.messages import Turn, turn_content
 
 __all__ = [
     "MARK",
@@ -46,15 +46,6 @@ __all__ = [
 #: Metadata key of a message tiermem has recorded (or rebuilt from its records).
 MARK = "tiermem"
 _RUN = "run_id"
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """What `TieredMemory.add_message` takes for one part or response."""
-
-    role: str
-    content: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def is_recorded(message: ModelMessage) -> bool:
@@ -118,7 +109,8 @@ def turns_of(message: ModelMessage) -> list[Turn]:
 
 
 def _response(record: MemoryRecord) -> ModelResponse:
-    parts: list[ModelResponsePart] = [TextPart(record.text)] if record.text else []
+    text = turn_content(record)
+    parts: list[ModelResponsePart] = [TextPart(text)] if text else []
     for call in record.metadata.get("tool_calls") or ():
         function = call.get("function") or {}
         parts.append(ToolCallPart(str(function.get("name", "")), function.get("arguments"),
@@ -129,14 +121,15 @@ def _response(record: MemoryRecord) -> ModelResponse:
 
 
 def _part(record: MemoryRecord) -> ModelRequestPart:
+    text = turn_content(record)  # a stand-in another adapter stored reads back empty
     if record.role == "tool":
         return ToolReturnPart(
-            tool_name=str(record.metadata.get("tool_name", "")), content=record.text,
+            tool_name=str(record.metadata.get("tool_name", "")), content=text,
             tool_call_id=str(record.metadata.get("tool_call_id", "")), timestamp=record.timestamp,
         )  # fmt: skip
     if record.role == "system":
-        return SystemPromptPart(record.text, timestamp=record.timestamp)
-    return UserPromptPart(record.text, timestamp=record.timestamp)
+        return SystemPromptPart(text, timestamp=record.timestamp)
+    return UserPromptPart(text, timestamp=record.timestamp)
 
 
 def records_to_messages(records: Iterable[MemoryRecord]) -> list[ModelMessage]:

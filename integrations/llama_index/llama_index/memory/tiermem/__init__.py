@@ -6,10 +6,13 @@ A namespace package beside ``llama_index.core``: ``llama_index/`` and
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from .blocks import TieredLongTermBlock, TieredSummaryBlock
 from .embeddings import LlamaIndexEmbedder
 from .instrumentation import LLMCalled, TiermemEventHandler, instrument  # the core's event
-from .memory import TieredMemory
+from .memory import TiermemMemory
 from .summarizer import LLMSummarizer
 from .tools import RegistryFunctionTool, memory_tools, to_function_tool, to_function_tools
 
@@ -19,11 +22,22 @@ __all__ = [
     "LlamaIndexEmbedder",
     "RegistryFunctionTool",
     "TieredLongTermBlock",
-    "TieredMemory",
     "TieredSummaryBlock",
     "TiermemEventHandler",
+    "TiermemMemory",
     "instrument",
     "memory_tools",
     "to_function_tool",
     "to_function_tools",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TieredMemory":  # the name of earlier versions, easy to confuse with the core's
+        warnings.warn(
+            "llama_index.memory.tiermem.TieredMemory is deprecated: use TiermemMemory",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return TiermemMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,8 +22,9 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 
 import tiermem
 from tiermem import Kind, MemoryRecord, TokenCounter
+from tiermem.context import memory_line
 
-from .messages import astore_turn, message_to_turn
+from .messages import astore_turns, message_to_turn
 
 __all__ = ["TieredLongTermBlock", "TieredSummaryBlock"]
 
@@ -31,10 +32,8 @@ _DEFAULT_SESSION = "default"  # tiermem's own default session id
 
 
 def _line(record: MemoryRecord) -> str:
-    when = record.timestamp.strftime("%Y-%m-%d")
-    label = {Kind.MEMORY: "memory", Kind.SUMMARY: "summary"}.get(record.kind, record.speaker)
-    text = record.text.replace("\n", " / ")  # one record, one line: truncation drops lines
-    return f"- [{when}] {label}: {text}"
+    # the core's memory line; one record, one line: truncation drops lines
+    return memory_line(record).replace("\n", " / ")
 
 
 def _within(lines: Sequence[str], max_tokens: int | None, counter: TokenCounter) -> list[str]:
@@ -86,13 +85,8 @@ class _TieredBlock(BaseMemoryBlock[str]):
         for message in messages:
             # BaseMemoryBlock.aput tags flushed messages with the Memory's session id
             session = self._session(message.additional_kwargs.get("session_id"))
-            await astore_turn(
-                self.memory,
-                message_to_turn(message),
-                session_id=session,
-                user_id=self.user_id,
-                agent_id=self.agent_id,
-            )
+            scope = tiermem.Scope(self.user_id, self.agent_id, session)
+            await astore_turns(self.memory, [message_to_turn(message)], scope=scope)
 
 
 class TieredLongTermBlock(_TieredBlock):
@@ -123,14 +117,12 @@ class TieredLongTermBlock(_TieredBlock):
         if not query:
             return ""
         scoped = self.user_id is not None or self.agent_id is not None
+        session = None if scoped else self._session(block_kwargs.get("session_id"))
         hits = await self.memory.asearch(
             query,
             k=self.k,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            session_id=None if scoped else self._session(block_kwargs.get("session_id")),
-            # an anonymous session is its own, not everyone's who shares its id
-            exact=not scoped,
+            scope=tiermem.Scope(self.user_id, self.agent_id, session),
+            exact=not scoped,  # an anonymous session is its own, not everyone's who shares its id
         )
         active = {_text(m) for m in recent}
         lines = [
@@ -170,10 +162,8 @@ class TieredSummaryBlock(_TieredBlock):
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         session = self._session(block_kwargs.get("session_id"))
-        summaries = await self.memory.arecords(
-            session_id=session, user_id=self.user_id, agent_id=self.agent_id,
-            kinds=[Kind.SUMMARY], exact=True,
-        )  # fmt: skip
+        scope = tiermem.Scope(self.user_id, self.agent_id, session)
+        summaries = await self.memory.arecords(scope=scope, kinds=[Kind.SUMMARY], exact=True)
         lines = [_line(s) for s in summaries]  # in conversation order
         # over budget: the newest summaries matter most, so fill from the newest back
         kept = _within(lines[::-1], self.max_tokens, self.memory.token_counter)

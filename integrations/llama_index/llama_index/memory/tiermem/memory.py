@@ -1,13 +1,17 @@
-"""`TieredMemory`: tiermem as a LlamaIndex `BaseMemory`, for agents and chat engines.
+"""`TiermemMemory`: tiermem as a LlamaIndex `BaseMemory`, for agents and chat engines.
 
-``agent.run(user_msg=..., memory=TieredMemory.from_defaults(...))``: every message
+Named like LlamaIndex's other third-party memories (``Mem0Memory`` in
+``llama_index.memory.mem0``); ``TieredMemory``, its name in earlier versions, still
+works for one release with a `DeprecationWarning`.
+
+``agent.run(user_msg=..., memory=TiermemMemory.from_defaults(...))``: every message
 the agent puts is stored verbatim in tiermem, and every ``get`` returns tiermem's
 budgeted context for the current input, so the LLM sees recent turns, summaries
 and long-term hits within ``max_tokens``. Sync methods call tiermem's sync API and
 async methods its async API; no event loop is started or bridged here.
 
 A message larger than the largest turn tiermem takes (a huge tool result) is stored
-truncated, with a warning, instead of failing the agent run (see `messages.store_turn`).
+truncated, with a warning, instead of failing the agent run (see `messages.store_turns`).
 """
 
 from __future__ import annotations
@@ -27,17 +31,17 @@ from tiermem import Kind
 
 from .embeddings import LlamaIndexEmbedder
 from .messages import (
-    astore_turn,
+    astore_turns,
     context_message_to_chat,
     message_to_turn,
     record_to_message,
-    store_turn,
+    store_turns,
 )
 from .summarizer import LLMSummarizer
 
-__all__ = ["TieredMemory"]
+__all__ = ["TiermemMemory"]
 
-_SESSION_KINDS = (Kind.TURN, Kind.SUMMARY)
+_CONVERSATION = (Kind.TURN, Kind.SUMMARY)
 
 
 def _query(input: str | ChatMessage | None) -> str | None:
@@ -45,7 +49,7 @@ def _query(input: str | ChatMessage | None) -> str | None:
     return text if text and text.strip() else None
 
 
-class TieredMemory(BaseMemory):
+class TiermemMemory(BaseMemory):
     """A LlamaIndex memory backed by a `tiermem.TieredMemory`, scoped to one session.
 
     ``get`` returns the budgeted context (the memory section as a system message,
@@ -68,7 +72,7 @@ class TieredMemory(BaseMemory):
 
     @classmethod
     def class_name(cls) -> str:
-        return "TieredMemory"
+        return "TiermemMemory"
 
     @classmethod
     def from_defaults(  # type: ignore[override]  # typed keywords, not BaseMemory's **kwargs
@@ -87,7 +91,7 @@ class TieredMemory(BaseMemory):
         summarizer: tiermem.Summarizer | None = None,
         token_counter: tiermem.TokenCounter | None = None,
         callbacks: Iterable[tiermem.CallbackHandler] | None = None,
-    ) -> TieredMemory:
+    ) -> TiermemMemory:
         """Open (or wrap) a tiermem store; ``embed_model`` / ``llm`` plug LlamaIndex models in."""
         opening = (config, embed_model, llm, embedder, summarizer, token_counter, callbacks)
         if memory is not None and (
@@ -115,6 +119,12 @@ class TieredMemory(BaseMemory):
             max_tokens=max_tokens,
         )
 
+    @property
+    def scope(self) -> tiermem.Scope:
+        """Whose records this memory reads and writes (exactly: another user's turns
+        under the same session id stay apart)."""
+        return tiermem.Scope(self.user_id, self.agent_id, self.session_id)
+
     # --- sync --------------------------------------------------------------------------
 
     def get(
@@ -126,32 +136,22 @@ class TieredMemory(BaseMemory):
     ) -> list[ChatMessage]:
         """The budgeted context for ``input`` (default: the session's last user turn)."""
         context = self.memory.build_context(
-            _query(input),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=max_tokens or self.max_tokens,
+            _query(input), scope=self.scope, max_tokens=max_tokens or self.max_tokens
         )
         return [context_message_to_chat(m) for m in context.messages]
 
     def get_all(self) -> list[ChatMessage]:
         """Every stored turn of the session, oldest first, tool calls intact."""
-        turns = self.memory.records(**self._owner(), kinds=[Kind.TURN])
+        turns = self.memory.records(scope=self.scope, kinds=[Kind.TURN], exact=True)
         return [record_to_message(r) for r in turns]
 
     def put(self, message: ChatMessage) -> None:
         """Store ``message`` as a turn (truncated, with a warning, if it is too large)."""
-        store_turn(
-            self.memory,
-            message_to_turn(message),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-        )
+        self.put_messages([message])
 
     def put_messages(self, messages: Sequence[ChatMessage]) -> None:
-        for message in messages:
-            self.put(message)
+        """Store ``messages`` in one write, all or none."""
+        store_turns(self.memory, [message_to_turn(m) for m in messages], scope=self.scope)
 
     def set(self, messages: Sequence[ChatMessage]) -> None:
         """Replace the session: forget its turns and summaries, then add ``messages``."""
@@ -159,19 +159,12 @@ class TieredMemory(BaseMemory):
         self.put_messages(messages)
 
     def reset(self) -> None:
-        """Forget the session's turns and summaries (explicit memories stay)."""
-        mem, owner = self.memory, self._owner()
-        if not mem.records(**owner, kinds=[Kind.MEMORY]):
-            mem.forget_scope(**owner)  # the whole session, in one delete
-            return
-        # the session also holds explicit memories: forget the chat history around them
-        for record in mem.records(**owner, kinds=_SESSION_KINDS):
-            mem.forget(record.id)
+        """Forget this session's conversation: its turns and summaries.
 
-    def _owner(self) -> dict[str, Any]:
-        # exactly this memory's records: another user's turns under the same session stay
-        return {"session_id": self.session_id, "user_id": self.user_id,
-                "agent_id": self.agent_id, "exact": True}  # fmt: skip
+        Explicit memories (``remember``) stay, as they do when a LangChain chat
+        history is cleared; ``memory.forget_scope`` deletes those too.
+        """
+        self.memory.forget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     def close(self) -> None:
         """Close the tiermem store."""
@@ -188,33 +181,22 @@ class TieredMemory(BaseMemory):
     ) -> list[ChatMessage]:
         """Async `get`."""
         context = await self.memory.abuild_context(
-            _query(input),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            max_tokens=max_tokens or self.max_tokens,
+            _query(input), scope=self.scope, max_tokens=max_tokens or self.max_tokens
         )
         return [context_message_to_chat(m) for m in context.messages]
 
     async def aget_all(self) -> list[ChatMessage]:
         """Async `get_all`."""
-        turns = await self.memory.arecords(**self._owner(), kinds=[Kind.TURN])
+        turns = await self.memory.arecords(scope=self.scope, kinds=[Kind.TURN], exact=True)
         return [record_to_message(r) for r in turns]
 
     async def aput(self, message: ChatMessage) -> None:
         """Async `put`."""
-        await astore_turn(
-            self.memory,
-            message_to_turn(message),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-        )
+        await self.aput_messages([message])
 
     async def aput_messages(self, messages: Sequence[ChatMessage]) -> None:
-        """Async `put_messages`, in order."""
-        for message in messages:
-            await self.aput(message)
+        """Async `put_messages`."""
+        await astore_turns(self.memory, [message_to_turn(m) for m in messages], scope=self.scope)
 
     async def aset(self, messages: Sequence[ChatMessage]) -> None:
         """Async `set`."""
@@ -223,12 +205,7 @@ class TieredMemory(BaseMemory):
 
     async def areset(self) -> None:
         """Async `reset`."""
-        mem, owner = self.memory, self._owner()
-        if not await mem.arecords(**owner, kinds=[Kind.MEMORY]):
-            await mem.aforget_scope(**owner)
-            return
-        for record in await mem.arecords(**owner, kinds=_SESSION_KINDS):
-            await mem.aforget(record.id)
+        await self.memory.aforget_where(scope=self.scope, kinds=_CONVERSATION, exact=True)
 
     async def aclose(self) -> None:
         """Async `close`."""

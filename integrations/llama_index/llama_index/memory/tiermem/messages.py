@@ -7,22 +7,18 @@ answers in ``metadata["tool_call_id"]``. On the LlamaIndex side, calls arrive as
 `ToolCallBlock`s (0.14 agents and LLMs) or in ``additional_kwargs["tool_calls"]``
 (OpenAI-style integrations); both are read, and both are written back.
 
-An assistant turn that only calls tools, and a tool result, are stored with empty
-content. The core refuses empty content for any other turn: such a message is
-stored as ``(empty)`` and read back empty.
-
-A message larger than any context may hold (a huge tool result) is not refused:
-`store_turn` cuts it to the largest turn the memory accepts, ends it with
-``…[truncated N tokens]``, notes ``N`` in ``metadata["truncated_tokens"]`` and logs
-a warning, so an agent run goes on.
+Empty content follows the core's rule (`tiermem.messages.to_turn`), so a store is
+read the same through every adapter. A message larger than any context may hold (a
+huge tool result) is not refused: `store_turns` cuts it with the core's `truncate`
+to the largest turn the memory accepts and logs a warning, so an agent run goes on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -37,25 +33,21 @@ from llama_index.core.base.llms.types import (
 )
 
 import tiermem
-from tiermem import MemoryRecord, MessageTooLargeError, TokenCounter
-from tiermem.context import exact_tokens
-from tiermem.tokens import REPLY_PRIMING
+from tiermem import ChatMessage as CoreMessage
+from tiermem import MemoryRecord
+from tiermem.messages import TRUNCATED, Turn, to_turn, truncate, turn_content
 
 __all__ = [
     "TRUNCATED",
     "Turn",
-    "astore_turn",
+    "astore_turns",
     "context_message_to_chat",
     "message_to_turn",
     "record_to_message",
-    "store_turn",
-    "truncate_turn",
+    "store_turns",
 ]
 
 logger = logging.getLogger("llama_index.memory.tiermem")
-
-#: Metadata key of a turn stored truncated: how many tokens were cut off.
-TRUNCATED = "truncated_tokens"
 
 # LlamaIndex roles that tiermem folds into one of its four
 _ROLE_TO_TIERMEM = {
@@ -70,25 +62,6 @@ _ROLE_TO_TIERMEM = {
 }
 _ORIGINAL_ROLE = "llama_index_role"
 _MEDIA = (ImageBlock, AudioBlock, VideoBlock, DocumentBlock)
-
-
-class Turn(NamedTuple):
-    """What `tiermem.TieredMemory.add_message` takes for one chat message."""
-
-    role: str
-    content: str
-    metadata: dict[str, Any]
-
-
-_EMPTY = "(empty)"  # stands in for the empty content the core refuses
-
-
-def _legacy_placeholder(role: str, tool_calls: Iterable[Mapping[str, Any]]) -> str:
-    """What earlier versions stored for empty tool-calling turns and tool results."""
-    names = [str(call.get("function", {}).get("name", "")) for call in tool_calls]
-    if names:
-        return f"(calls {', '.join(names)})"
-    return "(no output)" if role == "tool" else _EMPTY
 
 
 def _arguments(value: Any) -> str:
@@ -159,11 +132,7 @@ def message_to_turn(message: ChatMessage) -> Turn:
     if role == "tool":
         call_id = kwargs.get("tool_call_id") or kwargs.get("name") or ""
         metadata["tool_call_id"] = str(call_id)
-    content = _text(message.blocks)
-    # a turn that only calls tools, or a tool with no output: the core stores it empty
-    if not content.strip() and not (role == "tool" or calls):
-        content = _EMPTY
-    return Turn(role, content, metadata)
+    return to_turn(role, _text(message.blocks), metadata)
 
 
 def _to_chat(
@@ -174,8 +143,6 @@ def _to_chat(
     extra: Mapping[str, Any],
     shown_role: str | None = None,
 ) -> ChatMessage:
-    if content in (_EMPTY, _legacy_placeholder(role, tool_calls)):
-        content = ""
     blocks: list[ContentBlock] = []
     if content or not tool_calls:
         blocks.append(TextBlock(text=content))
@@ -210,7 +177,7 @@ def record_to_message(record: MemoryRecord) -> ChatMessage:
     call_id = meta.get("tool_call_id")
     return _to_chat(
         record.role or "user",
-        record.text,
+        turn_content(record),
         calls,
         str(call_id) if record.role == "tool" else None,
         extra,
@@ -218,7 +185,7 @@ def record_to_message(record: MemoryRecord) -> ChatMessage:
     )
 
 
-def context_message_to_chat(message: Mapping[str, Any]) -> ChatMessage:
+def context_message_to_chat(message: CoreMessage) -> ChatMessage:
     """One message of a tiermem `Context` (``{"role", "content", ...}``) as a `ChatMessage`."""
     role = str(message["role"])
     call_id = message.get("tool_call_id")
@@ -234,116 +201,37 @@ def context_message_to_chat(message: Mapping[str, Any]) -> ChatMessage:
 # --- turns too large for the memory -----------------------------------------------
 
 
-def _cost(turn: Turn, content: str, counter: TokenCounter) -> int:
-    """Tokens the core counts for ``turn`` with ``content``: tool calls and call id included."""
-    message: dict[str, Any] = {"role": turn.role, "content": content}
-    if turn.metadata.get("tool_calls"):
-        message["tool_calls"] = turn.metadata["tool_calls"]
-    if turn.role == "tool":
-        message["tool_call_id"] = turn.metadata.get("tool_call_id", "")
-    return exact_tokens(counter, [message]) - REPLY_PRIMING
-
-
-def _longest_prefix(text: str, fits: Callable[[str], bool]) -> int:
-    """The length of a long prefix of ``text`` that fits (the empty prefix must fit).
-
-    Probes grow from the start, so a huge text is never counted whole again.
-    """
-    low, high = 0, min(1_024, len(text))
-    while high < len(text) and fits(text[:high]):
-        low, high = high, min(2 * high, len(text))
-    # text[:low] fits; text[:high] does not, or is the whole text (which is too large)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(text[:middle]):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def _marker(dropped: int) -> str:
-    return f"\n…[truncated {dropped} tokens]"
-
-
-def truncate_turn(turn: Turn, max_tokens: int, counter: TokenCounter) -> Turn | None:
-    """``turn`` cut to cost at most ``max_tokens`` as the core counts it, marked as cut.
-
-    The content keeps its beginning and ends with ``…[truncated N tokens]``; ``N``
-    (counted with ``counter``) is also in ``metadata["truncated_tokens"]``. None when
-    not even the marker fits (the tool calls alone fill the turn).
-    """
-    content = turn.content
-    total = counter.count(content)
-    budget = max_tokens
-    for _ in range(3):
-        widest = _marker(total)  # the most digits the marker can have
-
-        def fits(prefix: str, budget: int = budget, widest: str = widest) -> bool:
-            return _cost(turn, prefix + widest, counter) <= budget
-
-        if not fits(""):
-            return None
-        kept = content[: _longest_prefix(content, fits)]
-        dropped = total - counter.count(kept)
-        text = kept + _marker(dropped)
-        over = _cost(turn, text, counter) - max_tokens
-        if over <= 0:
-            return Turn(turn.role, text, {**turn.metadata, TRUNCATED: dropped})
-        budget -= over  # tokens do not add up exactly across the cut: try a little shorter
-    return None
-
-
 def _limit(memory: tiermem.TieredMemory) -> int:
     """The largest turn the memory takes (what `MessageTooLargeError` enforces)."""
     config = memory.config
     return config.short_term.max_message_tokens or config.context.max_tokens
 
 
-def _truncated(memory: tiermem.TieredMemory, turn: Turn, session_id: str) -> Turn | None:
-    fitted = truncate_turn(turn, _limit(memory), memory.token_counter)
-    if fitted is not None:
+def _fitted(memory: tiermem.TieredMemory, turn: Turn, scope: tiermem.Scope) -> dict[str, Any]:
+    """``turn`` as `add_messages` takes it, cut to the largest turn the memory takes."""
+    limit = _limit(memory)
+    fitted = truncate(turn, max_tokens=limit, counter=memory.token_counter)
+    if fitted is None:  # not even the marker fits: the core refuses it, and says why
+        return turn.as_message()
+    if fitted is not turn:
         logger.warning(
             "a %s message of session %r is larger than the %d tokens a turn may have: "
             "stored with %d tokens cut off",
-            turn.role, session_id, _limit(memory), fitted.metadata[TRUNCATED],
+            turn.role, scope.session_id, limit, fitted.metadata[TRUNCATED],
         )  # fmt: skip
-    return fitted
+    return fitted.as_message()
 
 
-def store_turn(
-    memory: tiermem.TieredMemory,
-    turn: Turn,
-    *,
-    session_id: str,
-    user_id: str | None = None,
-    agent_id: str | None = None,
-) -> MemoryRecord:
-    """Add ``turn`` to ``memory``; one too large is stored truncated (see `truncate_turn`)."""
-    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
-    try:
-        return memory.add_message(turn.role, turn.content, metadata=turn.metadata, **scope)
-    except MessageTooLargeError:
-        fitted = _truncated(memory, turn, session_id)
-        if fitted is None:
-            raise
-    return memory.add_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
+def store_turns(
+    memory: tiermem.TieredMemory, turns: Iterable[Turn], *, scope: tiermem.Scope
+) -> list[MemoryRecord]:
+    """Add ``turns`` to ``memory`` in one write; one too large is stored cut
+    (`tiermem.messages.truncate`) with a warning, so an agent run goes on."""
+    return memory.add_messages([_fitted(memory, t, scope) for t in turns], scope=scope)
 
 
-async def astore_turn(
-    memory: tiermem.TieredMemory,
-    turn: Turn,
-    *,
-    session_id: str,
-    user_id: str | None = None,
-    agent_id: str | None = None,
-) -> MemoryRecord:
-    """Async `store_turn`."""
-    scope: dict[str, Any] = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
-    try:
-        return await memory.aadd_message(turn.role, turn.content, metadata=turn.metadata, **scope)
-    except MessageTooLargeError:
-        fitted = _truncated(memory, turn, session_id)
-        if fitted is None:
-            raise
-    return await memory.aadd_message(fitted.role, fitted.content, metadata=fitted.metadata, **scope)
+async def astore_turns(
+    memory: tiermem.TieredMemory, turns: Iterable[Turn], *, scope: tiermem.Scope
+) -> list[MemoryRecord]:
+    """Async `store_turns`."""
+    return await memory.aadd_messages([_fitted(memory, t, scope) for t in turns], scope=scope)

@@ -17,7 +17,7 @@ from tiermem import TieredMemory as CoreMemory
 from tiermem.tools import Tool, ToolRegistry, ToolResult
 from tiermem.tools import memory_tools as core_memory_tools
 
-from .memory import TieredMemory
+from .memory import TiermemMemory
 
 __all__ = ["RegistryFunctionTool", "memory_tools", "to_function_tool", "to_function_tools"]
 
@@ -82,7 +82,7 @@ def to_function_tools(
 
 
 def memory_tools(
-    memory: CoreMemory | TieredMemory,
+    memory: CoreMemory | TiermemMemory,
     *,
     user_id: str | None = None,
     agent_id: str | None = None,
@@ -91,10 +91,10 @@ def memory_tools(
 ) -> list[RegistryFunctionTool]:
     """``remember``, ``search_memory`` and ``forget_memory`` as `FunctionTool`s, in one scope.
 
-    Given the LlamaIndex `TieredMemory`, its user and agent are the default scope
+    Given the LlamaIndex `TiermemMemory`, its user and agent are the default scope
     (its session when it has neither), so the tools see what the agent's memory sees.
     """
-    if isinstance(memory, TieredMemory):
+    if isinstance(memory, TiermemMemory):
         user_id = user_id if user_id is not None else memory.user_id
         agent_id = agent_id if agent_id is not None else memory.agent_id
         if session_id is None and user_id is None and agent_id is None:
