@@ -941,7 +941,7 @@ def serve(
     try:
         import uvicorn
 
-        from .server import ApiKey, create_app, load_keys, new_key
+        from .server import KEEP_ALIVE_SECONDS, ApiKey, create_app, load_keys, new_key
     except ImportError:
         _fail("the server needs its extra: pip install 'tiermem[server]'")
     with _handled():
@@ -957,7 +957,8 @@ def serve(
     with mem:
         err_console.print(f"serving {escape(store)} on http://{host}:{port}/ "
                           f"(API docs at /docs)", highlight=False, soft_wrap=True)  # fmt: skip
-        uvicorn.run(create_app(mem, keys=api_keys), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(mem, keys=api_keys), host=host, port=port, log_level="warning",
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS)  # fmt: skip
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
 from tiermem import MemoryConfig, TieredMemory
-from tiermem.server import ApiKey, Grant, create_app
+from tiermem.server import KEEP_ALIVE_SECONDS, ApiKey, Grant, create_app
 
 ALICE_KEY = "alice-key-0123456789abcdef"
 BOB_KEY = "bob-key-0123456789abcdef"
@@ -45,7 +45,7 @@ class Served:
     def __init__(self, memory: TieredMemory) -> None:
         config = uvicorn.Config(
             create_app(memory, keys=keys()), host="127.0.0.1", port=0, log_level="warning",
-            lifespan="off", limit_concurrency=1_000,
+            lifespan="off", limit_concurrency=1_000, timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

@@ -16,7 +16,8 @@ from tiermem import MemoryRecord
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
-SECRET = "alice's bank PIN is 9931"
+# a word, not digits: a score such as 0.99999999970993181 must not look like a leak
+SECRET = "alice's bank PIN word is quokkaberry"
 HOSTILE = [
     "alice' OR '1'='1", "alice%", "alice\"; DROP TABLE records; --", "../alice", "../../v1/scopes",
     "alice/../bob", "\uff41\uff4c\uff49\uff43\uff45", "alice\u200b", "Alice", " alice", "*",
@@ -65,7 +66,7 @@ def _every_call(http: httpx.Client, scope: dict[str, Any], ids: dict[str, str]) 
     statuses = {}
     for name, call in calls.items():
         response = call()
-        assert "9931" not in response.text, (name, scope)
+        assert "quokkaberry" not in response.text, (name, scope)
         statuses[name] = response.status_code
     return statuses
 

@@ -13,6 +13,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("tiermem.server needs FastAPI: pip install 'tiermem[server]'") from exc
 
 from .access import ApiKey, Grant, load_keys, new_key
-from .app import create_app
+from .app import KEEP_ALIVE_SECONDS, create_app
 
-__all__ = ["ApiKey", "Grant", "create_app", "load_keys", "new_key"]
+__all__ = ["KEEP_ALIVE_SECONDS", "ApiKey", "Grant", "create_app", "load_keys", "new_key"]

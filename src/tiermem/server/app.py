@@ -41,11 +41,15 @@ from .schemas import (
     UpdateIn,
 )
 
-__all__ = ["create_app"]
+__all__ = ["KEEP_ALIVE_SECONDS", "create_app"]
 
 T = TypeVar("T")
 _NOT_FOUND = "no record with this id in your scopes"
 _STATIC = resources.files("tiermem.server").joinpath("static")
+
+#: seconds an idle connection stays open: past a load balancer's idle timeout (60 s is
+#: common), so a request sent as the server closes an idle connection is not reset
+KEEP_ALIVE_SECONDS = 75
 
 
 class _Service:
