@@ -144,10 +144,10 @@ def _lance(
 
     from tiermem.config import LongTermConfig
     from tiermem.long_term import (
+        Filter,
         Insert,
         LanceStore,
         Optimize,
-        Scope,
         Search,
     )
 
@@ -157,7 +157,7 @@ def _lance(
         store.run(Insert(records[start : start + 5_000], vectors[start : start + 5_000]))
     store.run(Optimize(vector_index_rows=LongTermConfig().vector_index_rows))
     out["LanceDB build + optimize (s)"] = time.perf_counter() - started
-    scope = Scope(agent_id=AGENT)
+    scope = Filter(agent_id=AGENT)
     n = range(len(queries))
     out["LanceDB text"] = _time([lambda i=i: store.run(Search(queries[i], None, scope, _LIMIT))
                                  for i in n])  # fmt: skip

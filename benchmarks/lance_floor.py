@@ -157,7 +157,7 @@ async def _searches(b: _Bench, results: dict[str, Any]) -> dict[str, list[set[st
 
 
 async def _neighbours_and_appends(b: _Bench, results: dict[str, Any]) -> None:
-    from tiermem.long_term import Scope
+    from tiermem.long_term import Filter
 
     user = b.filters["user"]
     wheres = []
@@ -166,7 +166,7 @@ async def _neighbours_and_appends(b: _Bench, results: dict[str, Any]) -> None:
         sessions, seqs = hits.column("session_id").to_pylist(), hits.column("seq").to_pylist()
         pairs = [(s, q + d) for s, q in list(zip(sessions, seqs, strict=True))[:20]
                  for d in (-2, -1, 1, 2)]  # fmt: skip
-        wheres.append(f"{Scope(turns_at=tuple(pairs)).where()} AND {user[i]}")
+        wheres.append(f"{Filter(turns_at=tuple(pairs)).where()} AND {user[i]}")
     results["neighbour fetch/user"] = (
         await _time(b.each(lambda i: b.table.query().select(_COLUMNS).where(wheres[i]).to_arrow()))
     )[0]

@@ -8,8 +8,7 @@ import pytest
 
 from tiermem import MemoryConfig, Scope, TieredMemory
 from tiermem.effects import Effect, Embed, Summarize, ask, run
-from tiermem.long_term import Count
-from tiermem.long_term import Scope as Filter
+from tiermem.long_term import Count, Filter
 
 PAIRS = sorted(
     name

@@ -22,11 +22,11 @@ from tiermem.long_term import (
     Delete,
     Export,
     Fetch,
+    Filter,
     Insert,
     LanceStore,
     Operation,
     Optimize,
-    Scope,
     Search,
     Take,
     Upsert,
@@ -96,9 +96,9 @@ FULL = record(
 def test_every_field_comes_back_as_written() -> None:
     with_store = new_store()
     insert(with_store, [FULL, record(1)])
-    (found,) = with_store.run(Fetch(Scope(ids=(FULL.id,))))
+    (found,) = with_store.run(Fetch(Filter(ids=(FULL.id,))))
     assert found == FULL
-    (plain,) = with_store.run(Fetch(Scope(ids=("r00001",))))
+    (plain,) = with_store.run(Fetch(Filter(ids=("r00001",))))
     assert plain == record(1)  # no owner, no tags, no expiry: None and empty, not ""
     with_store.close()
 
@@ -108,7 +108,7 @@ def test_a_folder_store_keeps_its_rows_across_a_reopen(tmp_path: Path) -> None:
     written = insert(first, [FULL, record(1), record(2)])
     first.close()
     again = new_store(str(tmp_path / "store"))
-    assert again.run(Count(Scope())) == 3
+    assert again.run(Count(Filter())) == 3
     exported = again.run(Export(offset=0, limit=10))
     by_id = {r.id: (r, v) for r, v in exported}
     assert by_id[FULL.id][0] == FULL
@@ -130,8 +130,8 @@ def test_upsert_replaces_by_id_and_adds_the_new(store: LanceStore) -> None:
     changed = record(2, "turn two, edited", pinned=True)
     store.run(Upsert([changed, record(3)], vectors(2, seed=5)))
     assert store.run(Version()) > before
-    assert store.run(Count(Scope())) == 3
-    (found,) = store.run(Fetch(Scope(ids=("r00002",))))
+    assert store.run(Count(Filter())) == 3
+    (found,) = store.run(Fetch(Filter(ids=("r00002",))))
     assert found == changed
     taken = {r.id: v for r, v, _ in store.run(Take(["r00002", "r00003"]))}
     np.testing.assert_array_equal(taken["r00002"], vectors(2, seed=5)[0])
@@ -139,10 +139,10 @@ def test_upsert_replaces_by_id_and_adds_the_new(store: LanceStore) -> None:
 
 def test_fetch_limit_and_count_agree_with_the_scope(store: LanceStore) -> None:
     insert(store, [record(i, session_id="s" if i % 2 else "t") for i in range(10)])
-    assert store.run(Count(Scope(session_id="s"))) == 5
-    assert len(store.run(Fetch(Scope(session_id="s"), limit=3))) == 3
-    assert len(store.run(Fetch(Scope(session_id="s")))) == 5
-    assert store.run(Fetch(Scope(session_id="nobody"))) == []
+    assert store.run(Count(Filter(session_id="s"))) == 5
+    assert len(store.run(Fetch(Filter(session_id="s"), limit=3))) == 3
+    assert len(store.run(Fetch(Filter(session_id="s")))) == 5
+    assert store.run(Fetch(Filter(session_id="nobody"))) == []
 
 
 def test_take_and_changes_report_when_each_row_was_written(store: LanceStore) -> None:
@@ -162,8 +162,8 @@ def test_take_and_changes_report_when_each_row_was_written(store: LanceStore) ->
 def test_delete_takes_its_scope_only_and_records_what_it_took(store: LanceStore) -> None:
     insert(store, [record(i, user_id="u" if i < 3 else "v") for i in range(6)])
     before = store.run(Version())
-    store.run(Delete(Scope(user_id="u")))
-    assert ids(store.run(Fetch(Scope()))) == ["r00003", "r00004", "r00005"]
+    store.run(Delete(Filter(user_id="u")))
+    assert ids(store.run(Fetch(Filter()))) == ["r00003", "r00004", "r00005"]
     _, _, gone = store.run(Changes(since=0))
     assert sorted(i for i, _ in gone) == ["r00000", "r00001", "r00002"]
     assert store.run(Version()) > before
@@ -172,15 +172,15 @@ def test_delete_takes_its_scope_only_and_records_what_it_took(store: LanceStore)
 def test_a_delete_that_matches_nothing_writes_no_version(store: LanceStore) -> None:
     insert(store, [record(1, user_id="u")])
     before = store.run(Version())
-    assert store.run(Delete(Scope(user_id="nobody"))) == before
-    assert store.run(Count(Scope())) == 1
+    assert store.run(Delete(Filter(user_id="nobody"))) == before
+    assert store.run(Count(Filter())) == 1
 
 
 def test_a_delete_without_a_filter_is_refused(store: LanceStore) -> None:
     insert(store, [record(1)])
     with pytest.raises(StoreError, match="refusing to delete without a filter"):
-        store.run(Delete(Scope()))
-    assert store.run(Count(Scope())) == 1
+        store.run(Delete(Filter()))
+    assert store.run(Count(Filter())) == 1
 
 
 # --- scopes ---------------------------------------------------------------------------
@@ -208,17 +208,17 @@ def crowded() -> Iterator[LanceStore]:
 def test_a_hostile_or_colliding_id_selects_its_own_rows(crowded: LanceStore, value: str) -> None:
     n = HOSTILE.index(value)
     expected = [
-        (Scope(user_id=value), [f"r{100 + n:05d}", f"r{200 + n:05d}"]),
-        (Scope(agent_id=value), [f"r{300 + n:05d}"]),
-        (Scope(session_id=value), [f"r{400 + n:05d}"]),
-        (Scope(tags=(value,)), [f"r{500 + n:05d}"]),
+        (Filter(user_id=value), [f"r{100 + n:05d}", f"r{200 + n:05d}"]),
+        (Filter(agent_id=value), [f"r{300 + n:05d}"]),
+        (Filter(session_id=value), [f"r{400 + n:05d}"]),
+        (Filter(tags=(value,)), [f"r{500 + n:05d}"]),
     ]
     for scope, wanted in expected:
         assert ids(crowded.run(Fetch(scope))) == wanted
         assert crowded.run(Count(scope)) == len(wanted)
     # both halves of a search stay in the scope, however well other rows match
     text, nearest = crowded.run(Search(f"note of {value}", vectors(1)[0],
-                                       Scope(user_id=value), limit=50))  # fmt: skip
+                                       Filter(user_id=value), limit=50))  # fmt: skip
     assert {r.user_id for r, _ in text + nearest} == {value}
 
 
@@ -226,16 +226,16 @@ def test_a_hostile_id_deletes_its_own_rows_only() -> None:
     lance = new_store()
     insert(lance, [record(n, user_id=value) for n, value in enumerate(HOSTILE)])
     for n, value in enumerate(HOSTILE):
-        lance.run(Delete(Scope(user_id=value)))
-        left = lance.run(Fetch(Scope()))
+        lance.run(Delete(Filter(user_id=value)))
+        left = lance.run(Fetch(Filter()))
         assert sorted(r.user_id or "" for r in left) == sorted(HOSTILE[n + 1 :])
     lance.close()
 
 
 def test_ids_that_are_not_ours_match_nothing(crowded: LanceStore) -> None:
-    assert crowded.run(Fetch(Scope(ids=("r00100' OR '1'='1",)))) == []
-    assert crowded.run(Count(Scope(ids=("%",)))) == 0
-    found = crowded.run(Fetch(Scope(ids=("r00100", "r00100' OR '1'='1"))))
+    assert crowded.run(Fetch(Filter(ids=("r00100' OR '1'='1",)))) == []
+    assert crowded.run(Count(Filter(ids=("%",)))) == 0
+    found = crowded.run(Fetch(Filter(ids=("r00100", "r00100' OR '1'='1"))))
     assert ids(found) == ["r00100"]
 
 
@@ -258,22 +258,22 @@ def owners(found: list[MemoryRecord]) -> set[Owner]:
 
 
 def test_none_is_any_id_unless_exact(owned: LanceStore) -> None:
-    assert owners(owned.run(Fetch(Scope(session_id="s")))) == set(OWNERS[:4])
-    assert owners(owned.run(Fetch(Scope(user_id="u")))) == {OWNERS[1], OWNERS[2], OWNERS[4]}
+    assert owners(owned.run(Fetch(Filter(session_id="s")))) == set(OWNERS[:4])
+    assert owners(owned.run(Fetch(Filter(user_id="u")))) == {OWNERS[1], OWNERS[2], OWNERS[4]}
     # exact: None means "without that id", as an anonymous session's window needs
-    assert owners(owned.run(Fetch(Scope(session_id="s", exact=True)))) == {(None, None, "s")}
-    assert owners(owned.run(Fetch(Scope(user_id="u", exact=True)))) == {("u", None, None)}
+    assert owners(owned.run(Fetch(Filter(session_id="s", exact=True)))) == {(None, None, "s")}
+    assert owners(owned.run(Fetch(Filter(user_id="u", exact=True)))) == {("u", None, None)}
     for owner in OWNERS:
-        assert owners(owned.run(Fetch(Scope.of(owner)))) == {owner}
-        assert owned.run(Count(Scope.of(owner))) == 1
+        assert owners(owned.run(Fetch(Filter.of(owner)))) == {owner}
+        assert owned.run(Count(Filter.of(owner))) == 1
 
 
 def test_an_exact_delete_leaves_the_owners_around_it() -> None:
     lance = new_store()
     insert(lance, [record(n, user_id=u, agent_id=a, session_id=s)
                    for n, (u, a, s) in enumerate(OWNERS)])  # fmt: skip
-    lance.run(Delete(Scope.of((None, None, "s"))))
-    assert owners(lance.run(Fetch(Scope()))) == set(OWNERS[1:])
+    lance.run(Delete(Filter.of((None, None, "s"))))
+    assert owners(lance.run(Fetch(Filter()))) == set(OWNERS[1:])
     lance.close()
 
 
@@ -286,17 +286,17 @@ def test_kind_seq_time_pin_and_expiry_filters(store: LanceStore) -> None:
         record(3, kind=Kind.MEMORY, expires_at=expired),
         record(4, kind=Kind.MEMORY, expires_at=later),
     ])  # fmt: skip
-    assert ids(store.run(Fetch(Scope(kinds=(Kind.MEMORY, Kind.SUMMARY))))) == [
+    assert ids(store.run(Fetch(Filter(kinds=(Kind.MEMORY, Kind.SUMMARY))))) == [
         "r00002", "r00003", "r00004"]  # fmt: skip
-    assert ids(store.run(Fetch(Scope(after_seq=2)))) == ["r00003", "r00004"]
-    assert ids(store.run(Fetch(Scope(before=micros(BASE + timedelta(minutes=1)))))) == ["r00000"]
-    assert ids(store.run(Fetch(Scope(pinned=True)))) == ["r00001"]
-    assert len(store.run(Fetch(Scope(pinned=False)))) == 4
-    assert "r00003" not in ids(store.run(Fetch(Scope(alive_at=micros(BASE)))))
-    assert ids(store.run(Fetch(Scope(expired_at=micros(BASE))))) == ["r00003"]
-    assert ids(store.run(Fetch(Scope(turns_at=((("u", None, "s"), 0),))))) == []
+    assert ids(store.run(Fetch(Filter(after_seq=2)))) == ["r00003", "r00004"]
+    assert ids(store.run(Fetch(Filter(before=micros(BASE + timedelta(minutes=1)))))) == ["r00000"]
+    assert ids(store.run(Fetch(Filter(pinned=True)))) == ["r00001"]
+    assert len(store.run(Fetch(Filter(pinned=False)))) == 4
+    assert "r00003" not in ids(store.run(Fetch(Filter(alive_at=micros(BASE)))))
+    assert ids(store.run(Fetch(Filter(expired_at=micros(BASE))))) == ["r00003"]
+    assert ids(store.run(Fetch(Filter(turns_at=((("u", None, "s"), 0),))))) == []
     anonymous = (None, None, "s")
-    turns = Scope(turns_at=((anonymous, 0), (anonymous, 2)))  # seq 2 is a summary
+    turns = Filter(turns_at=((anonymous, 0), (anonymous, 2)))  # seq 2 is a summary
     assert ids(store.run(Fetch(turns))) == ["r00000"]
 
 
@@ -308,7 +308,7 @@ def test_search_ranks_text_and_vectors_within_the_scope(store: LanceStore) -> No
              "garden party", "Porto wine tasting"]  # fmt: skip
     matrix = insert(store, [record(n, t, user_id="u") for n, t in enumerate(texts)])
     insert(store, [record(9, "ferry ferry ferry Porto", user_id="v")], seed=9)
-    text, nearest = store.run(Search("ferry Porto", matrix[3], Scope(user_id="u"), limit=2))
+    text, nearest = store.run(Search("ferry Porto", matrix[3], Filter(user_id="u"), limit=2))
     # the turn with both words first, then one with either; the other user's none
     assert text[0][0].id == "r00000"
     assert text[1][0].id in {"r00002", "r00004"}
@@ -322,10 +322,10 @@ def test_search_ranks_text_and_vectors_within_the_scope(store: LanceStore) -> No
 
 def test_either_half_of_a_search_may_be_skipped(store: LanceStore) -> None:
     matrix = insert(store, [record(n, f"ferry {n}") for n in range(3)])
-    text, nearest = store.run(Search("ferry", None, Scope(), limit=5))
+    text, nearest = store.run(Search("ferry", None, Filter(), limit=5))
     assert len(text) == 3
     assert nearest == []
-    text, nearest = store.run(Search(None, matrix[1], Scope(), limit=1))
+    text, nearest = store.run(Search(None, matrix[1], Filter(), limit=1))
     assert text == []
     assert [r.id for r, _ in nearest] == ["r00001"]
 
@@ -345,10 +345,10 @@ def test_export_pages_cover_every_row_once_with_its_vector(store: LanceStore) ->
 def test_optimize_keeps_every_row_and_search_finds_them(store: LanceStore) -> None:
     for n in range(3):  # three writes: three fragments to compact
         insert(store, [record(n, f"parcel {n}")], seed=n)
-    store.run(Delete(Scope(ids=("r00001",))))
+    store.run(Delete(Filter(ids=("r00001",))))
     assert store.run(Optimize()) == 2
-    assert ids(store.run(Fetch(Scope()))) == ["r00000", "r00002"]
-    text, _ = store.run(Search("parcel", None, Scope(), limit=5))
+    assert ids(store.run(Fetch(Filter()))) == ["r00000", "r00002"]
+    text, _ = store.run(Search("parcel", None, Filter(), limit=5))
     assert sorted(r.id for r, _ in text) == ["r00000", "r00002"]
 
 
@@ -365,12 +365,12 @@ def _comparable(result: Any) -> Any:
 
 
 READS: list[Operation] = [
-    Fetch(Scope(user_id="u")),
-    Fetch(Scope(session_id="s", exact=True), limit=2),
-    Count(Scope(user_id="alice' OR '1'='1")),
-    Count(Scope()),
-    Search("ferry Porto", None, Scope(user_id="u"), limit=3),
-    Search(None, vectors(1, seed=3)[0], Scope(session_id="s"), limit=3),
+    Fetch(Filter(user_id="u")),
+    Fetch(Filter(session_id="s", exact=True), limit=2),
+    Count(Filter(user_id="alice' OR '1'='1")),
+    Count(Filter()),
+    Search("ferry Porto", None, Filter(user_id="u"), limit=3),
+    Search(None, vectors(1, seed=3)[0], Filter(session_id="s"), limit=3),
     Export(offset=1, limit=4),
     Take(["r00001", "r00003"]),
     Version(),
@@ -392,9 +392,9 @@ async def test_async_writes_are_read_by_the_sync_store(store: LanceStore) -> Non
     native = AsyncLanceStore(store)
     await native.run(Insert([record(1, user_id="u"), record(2, user_id="v")], vectors(2)))
     await native.run(Upsert([record(2, "edited", user_id="v")], vectors(1)))
-    assert [r.text for r in store.run(Fetch(Scope(user_id="v")))] == ["edited"]
-    await native.run(Delete(Scope(user_id="u")))
-    assert ids(store.run(Fetch(Scope()))) == ["r00002"]
+    assert [r.text for r in store.run(Fetch(Filter(user_id="v")))] == ["edited"]
+    await native.run(Delete(Filter(user_id="u")))
+    assert ids(store.run(Fetch(Filter()))) == ["r00002"]
     assert await native.run(Optimize()) == 1
     with pytest.raises(StoreError, match="refusing to delete without a filter"):
-        await native.run(Delete(Scope()))
+        await native.run(Delete(Filter()))

@@ -13,9 +13,9 @@ from tiermem.long_term import (
     Count,
     Delete,
     Fetch,
+    Filter,
     Insert,
     LanceStore,
-    Scope,
     Upsert,
 )
 from tiermem.records import Kind, MemoryRecord
@@ -43,12 +43,12 @@ async def test_each_client_reads_the_other_clients_writes(
     first, second = AsyncLanceStore(store), AsyncLanceStore(store)
     try:
         store.run(Insert([_turn(0)], _vector()))
-        assert await first.run(Count(Scope())) == 1
+        assert await first.run(Count(Filter())) == 1
         await first.run(Insert([_turn(1)], _vector()))
-        assert store.run(Count(Scope())) == 2
-        await second.run(Delete(Scope(ids=("r0",))))
-        assert store.run(Count(Scope())) == await first.run(Count(Scope())) == 1
+        assert store.run(Count(Filter())) == 2
+        await second.run(Delete(Filter(ids=("r0",))))
+        assert store.run(Count(Filter())) == await first.run(Count(Filter())) == 1
         store.run(Upsert([_turn(2)], _vector()))
-        assert sorted(r.id for r in await second.run(Fetch(Scope()))) == ["r1", "r2"]
+        assert sorted(r.id for r in await second.run(Fetch(Filter()))) == ["r1", "r2"]
     finally:
         store.close()

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .effects import Embed, Flow, ask
-from .long_term import Delete, Fetch, Scope, Upsert
+from .long_term import Delete, Fetch, Filter, Upsert
 from .records import Kind, MemoryRecord, Owner
 
 __all__ = [
@@ -79,7 +79,7 @@ class ConsolidationReport:
 # --- forgetting ---------------------------------------------------------------------
 
 
-def forget_flow(scope: Scope, *, dry_run: bool) -> Flow[ForgetReport]:
+def forget_flow(scope: Filter, *, dry_run: bool) -> Flow[ForgetReport]:
     """Remove what ``scope`` selects, and the summaries that cover any removed turn.
 
     A summary holds the text of the turns it covers: kept, it would leak them.
@@ -91,7 +91,7 @@ def forget_flow(scope: Scope, *, dry_run: bool) -> Flow[ForgetReport]:
             turns.setdefault(record.owner, set()).add(record.seq)
     chosen = {r.id: r for r in found}
     if turns:
-        owners = Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
+        owners = Filter(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
                        kinds=(Kind.SUMMARY,))  # fmt: skip
         summaries = yield from ask(Fetch(owners))
         for summary in summaries:
@@ -109,7 +109,7 @@ def forget_flow(scope: Scope, *, dry_run: bool) -> Flow[ForgetReport]:
 
 def _delete(ids: Sequence[str]) -> Flow[None]:
     for start in range(0, len(ids), _DELETE_IDS):
-        yield from ask(Delete(Scope(ids=tuple(ids[start : start + _DELETE_IDS]))))
+        yield from ask(Delete(Filter(ids=tuple(ids[start : start + _DELETE_IDS]))))
 
 
 # --- consolidating ------------------------------------------------------------------
@@ -235,7 +235,7 @@ def lasting(expiries: Iterable[datetime | None]) -> datetime | None:
 
 
 def consolidate_flow(
-    scope: Scope, *, text: float, vector: float, dry_run: bool
+    scope: Filter, *, text: float, vector: float, dry_run: bool
 ) -> Flow[ConsolidationReport]:
     """Merge the explicit memories of each owner in ``scope`` that say the same thing."""
     found = yield from ask(Fetch(dataclasses.replace(scope, kinds=(Kind.MEMORY,))))

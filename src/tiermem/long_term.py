@@ -56,12 +56,12 @@ __all__ = [
     "Delete",
     "Export",
     "Fetch",
+    "Filter",
     "Insert",
     "LanceStore",
     "Loaded",
     "Operation",
     "Optimize",
-    "Scope",
     "Search",
     "Take",
     "Upsert",
@@ -148,8 +148,9 @@ def table_schema(dimensions: int) -> pa.Schema:
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
-    """Which records an operation may see. None means "not restricted on this id",
+class Filter:
+    """Which records a store operation may see: an owner (as a public `Scope` names one)
+    narrowed by kinds, tags, ids and times. None means "not restricted on this id",
     unless ``exact``: then None matches only records without that id, as a window's
     scope must (an anonymous session is not everyone's session)."""
 
@@ -171,7 +172,7 @@ class Scope:
     pinned: bool | None = None
 
     @classmethod
-    def of(cls, owner: Owner, **more: Any) -> Scope:
+    def of(cls, owner: Owner, **more: Any) -> Filter:
         """Exactly one owner's records: what a window and its summaries are built from."""
         user_id, agent_id, session_id = owner
         return cls(user_id=user_id, agent_id=agent_id, session_id=session_id, exact=True, **more)
@@ -301,7 +302,7 @@ class Take(Effect[list[tuple[MemoryRecord, NDArray[np.float32], int]]]):
 
 @dataclass(frozen=True, slots=True)
 class Fetch(Effect[list[MemoryRecord]]):
-    scope: Scope
+    scope: Filter
     limit: int | None = None
 
 
@@ -317,18 +318,18 @@ class Search(Effect[tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRec
 
     query: str | None
     vector: NDArray[np.float32] | None
-    scope: Scope
+    scope: Filter
     limit: int
 
 
 @dataclass(frozen=True, slots=True)
 class Delete(Effect[int | None]):
-    scope: Scope
+    scope: Filter
 
 
 @dataclass(frozen=True, slots=True)
 class Count(Effect[int]):
-    scope: Scope
+    scope: Filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -822,7 +823,7 @@ def _steps(store: LanceStore, fresh: _Freshness, op: Operation) -> _Steps[Any]:
             return (yield from _changes(since))
         case Take(ids):
             table = yield _Read(
-                [*_READ_COLUMNS, "vector", "written"], Scope(ids=tuple(ids)).where()
+                [*_READ_COLUMNS, "vector", "written"], Filter(ids=tuple(ids)).where()
             )
             written = table.column("written").to_pylist()
             return [(r, v, int(w or 0)) for (r, v), w in zip(_with_vectors(table), written,
@@ -845,7 +846,7 @@ def _steps(store: LanceStore, fresh: _Freshness, op: Operation) -> _Steps[Any]:
                 yield _CreateIndex(column, config)
             return rows
         case Export(offset, limit, alive_at):
-            where = Scope(alive_at=alive_at).where()
+            where = Filter(alive_at=alive_at).where()
             return _with_vectors((yield _Read([*_READ_COLUMNS, "vector"], where, limit, offset)))
     raise TypeError(f"unknown operation {op!r}")
 
@@ -854,7 +855,7 @@ def _search(
     store: LanceStore,
     query: str | None,
     vector: NDArray[np.float32] | None,
-    scope: Scope,
+    scope: Filter,
     limit: int,
 ) -> _Steps[tuple[list[tuple[MemoryRecord, float]], list[tuple[MemoryRecord, float]]]]:
     where = scope.where()
@@ -951,7 +952,7 @@ def _changes(since: int) -> _Steps[tuple[int, list[tuple[str, int]], list[tuple[
     )
 
 
-def _delete(scope: Scope) -> _Steps[int]:
+def _delete(scope: Filter) -> _Steps[int]:
     where = scope.where()
     if where is None:
         raise ValueError("refusing to delete without a filter")

@@ -22,8 +22,7 @@ from .callbacks import Summarized
 from .config import MediumTermConfig
 from .context import memory_line
 from .effects import Embed, Flow, Summarize, ask
-from .long_term import Delete, Insert
-from .long_term import Scope as Filter
+from .long_term import Delete, Filter, Insert
 from .messages import truncate
 from .records import COVERS_SEQ, Kind, MemoryRecord, new_id
 from .tokens import TokenCounter

@@ -12,8 +12,7 @@ import threading
 
 from .effects import Embed, Flow, ask
 from .lifecycle import lasting
-from .long_term import Fetch, Insert, Upsert
-from .long_term import Scope as Filter
+from .long_term import Fetch, Filter, Insert, Upsert
 from .records import Kind, MemoryRecord, Owner
 from .retrieval import alive
 

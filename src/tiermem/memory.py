@@ -55,13 +55,13 @@ from .long_term import (
     Delete,
     Export,
     Fetch,
+    Filter,
     Insert,
     LanceStore,
     Optimize,
     Upsert,
     micros,
 )
-from .long_term import Scope as Filter
 from .maintenance import Maintainer
 from .medium_term import ExtractiveSummarizer, Summarizer
 from .memories import ExplicitMemories

@@ -12,8 +12,7 @@ import numpy as np
 from . import records
 from .config import RetrievalConfig
 from .effects import Embed, Flow, ask
-from .long_term import Fetch, Search, micros
-from .long_term import Scope as Filter
+from .long_term import Fetch, Filter, Search, micros
 from .records import Kind, MemoryRecord, Owner, ScoreParts, SearchHit
 
 __all__ = [

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from .config import MediumTermConfig, ShortTermConfig
 from .effects import Flow, ask
-from .long_term import Fetch
-from .long_term import Scope as Filter
+from .long_term import Fetch, Filter
 from .medium_term import MediumTerm
 from .records import Kind, MemoryRecord, Owner
 from .short_term import ShortTermWindow

@@ -11,7 +11,7 @@ from hot_data import queries, turns
 from tiermem.config import RetrievalConfig
 from tiermem.hot.columns import ScopeFilter
 from tiermem.hot.index import HotIndex
-from tiermem.long_term import Insert, LanceStore, Scope, Search
+from tiermem.long_term import Filter, Insert, LanceStore, Search
 from tiermem.records import MemoryRecord
 from tiermem.retrieval import fuse
 from tiermem.static_embedding import StaticEmbedder
@@ -101,7 +101,7 @@ def test_candidates_match_the_lancedb_search_and_fuse_alike() -> None:
     shared = []
     for query in queries(15, seed=4):
         vector = _vectors([dataclasses.replace(records[0], text=query)])[0]
-        text_hits, vector_hits = store.run(Search(query, vector, Scope(user_id="u1"), 160))
+        text_hits, vector_hits = store.run(Search(query, vector, Filter(user_id="u1"), 160))
         lance = fuse(text_hits, vector_hits, config=config)
         found = index.search(query, vector, ScopeFilter(user_id="u1"), 160)
         hot = fuse(found.text_hits, found.vector_hits, config=config)

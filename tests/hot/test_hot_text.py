@@ -7,7 +7,7 @@ import pytest
 from hot_data import queries, turns
 
 from tiermem.hot.text import ENGLISH_STOP_WORDS, TextIndex, analyzer
-from tiermem.long_term import Insert, LanceStore, Optimize, Scope, Search
+from tiermem.long_term import Filter, Insert, LanceStore, Optimize, Search
 
 CODES = np.array([[1, 0, 1]], np.int32)
 
@@ -54,7 +54,7 @@ def test_top_160_matches_lancedb_full_text_search(corpus: list, lance_store: Lan
     ids = [r.id for r in corpus]
     overlaps, gaps = [], []
     for query in queries(40):
-        theirs, _ = lance_store.run(Search(query, None, Scope(), 160))
+        theirs, _ = lance_store.run(Search(query, None, Filter(), 160))
         rows, scores = hot.search(query, limit=160)
         if not theirs:
             assert len(rows) == 0

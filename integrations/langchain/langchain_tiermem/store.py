@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -41,7 +40,8 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 import tiermem
-from tiermem import Kind, MemoryRecord, SearchHit
+from tiermem import Kind, MemoryRecord
+from tiermem.effects import Flow, awaiting, blocking
 
 __all__ = ["TieredMemoryStore"]
 
@@ -54,42 +54,6 @@ _KINDS = (Kind.MEMORY,)  # items are explicit memories; turns and summaries neve
 _MAX_TAGS = 64  # the core's limit: the store tag, the item tag, one per namespace level
 _MAX_DEPTH = _MAX_TAGS - 2
 _MAX_K = 10_000  # the largest k the core's search takes
-
-
-@dataclass(frozen=True, slots=True)
-class _Records:
-    tags: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Search:
-    query: str
-    k: int
-    tags: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Remember:
-    text: str
-    tags: tuple[str, ...]
-    metadata: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Update:
-    memory_id: str
-    text: str
-    tags: tuple[str, ...]
-    metadata: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Forget:
-    memory_id: str
-
-
-_Call = _Records | _Search | _Remember | _Update | _Forget
-_Flow = Generator[_Call, Any, T]
 
 
 def _digest(value: object) -> str:
@@ -209,73 +173,27 @@ class TieredMemoryStore(BaseStore):
         """Whose memories the store's items are (no session: items outlive chats)."""
         return tiermem.Scope(self.user_id, self.agent_id)
 
-    # --- drivers ---------------------------------------------------------------------
+    # --- one body for batch and abatch: the store's flows compose the core's ------------
 
-    def _call(self, call: _Call) -> Any:
-        mem = self.memory
-        match call:
-            case _Records(tags):
-                return mem.records(kinds=_KINDS, tags=tags, scope=self.scope, exact=True)
-            case _Search(query, k, tags):
-                return mem.search(query, k=k, tags=tags, scope=self.scope, exact=True)
-            case _Remember(text, tags, metadata):
-                return mem.remember(
-                    text, tags=tags, metadata=metadata, scope=self.scope,
-                    importance=self.importance,
-                    deduplicate=False,  # an item is its namespace and key, not its text
-                )  # fmt: skip
-            case _Update(memory_id, text, tags, metadata):
-                return mem.update(memory_id, text=text, tags=tags, metadata=metadata)
-            case _Forget(memory_id):
-                return mem.forget(memory_id)
-        raise TypeError(f"unknown call {call!r}")
+    def _run(self, flow: Flow[T]) -> T:
+        return self.memory._run(flow)
 
-    async def _acall(self, call: _Call) -> Any:
-        mem = self.memory
-        match call:
-            case _Records(tags):
-                return await mem.arecords(kinds=_KINDS, tags=tags, scope=self.scope, exact=True)
-            case _Search(query, k, tags):
-                return await mem.asearch(query, k=k, tags=tags, scope=self.scope, exact=True)
-            case _Remember(text, tags, metadata):
-                return await mem.aremember(
-                    text, tags=tags, metadata=metadata, scope=self.scope,
-                    importance=self.importance,
-                    deduplicate=False,  # an item is its namespace and key, not its text
-                )  # fmt: skip
-            case _Update(memory_id, text, tags, metadata):
-                return await mem.aupdate(memory_id, text=text, tags=tags, metadata=metadata)
-            case _Forget(memory_id):
-                return await mem.aforget(memory_id)
-        raise TypeError(f"unknown call {call!r}")
+    async def _arun(self, flow: Flow[T]) -> T:
+        return await self.memory._arun(flow)
 
-    def _drive(self, flow: _Flow[T]) -> T:
-        result: Any = None
-        while True:
-            try:
-                call = flow.send(result)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            result = self._call(call)
+    def _batch(self, ops: Iterable[Op]) -> Flow[list[Result]]:
+        """Run each operation in turn (a put is seen by the get after it)."""
+        results: list[Result] = []
+        for op in ops:
+            results.append((yield from self._op(op)))
+        return results
 
-    async def _adrive(self, flow: _Flow[T]) -> T:
-        result: Any = None
-        while True:
-            try:
-                call = flow.send(result)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            result = await self._acall(call)
-
-    def batch(self, ops: Iterable[Op]) -> list[Result]:
-        return [self._drive(self._op(op)) for op in ops]
-
-    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        return [await self._adrive(self._op(op)) for op in ops]
+    batch = blocking(_batch)
+    abatch = awaiting(_batch)
 
     # --- flows -----------------------------------------------------------------------
 
-    def _op(self, op: Op) -> _Flow[Result]:
+    def _op(self, op: Op) -> Flow[Result]:
         if isinstance(op, GetOp):
             return (yield from self._get(op))
         if isinstance(op, PutOp):
@@ -287,9 +205,11 @@ class TieredMemoryStore(BaseStore):
             return (yield from self._list_namespaces(op))
         raise TypeError(f"unknown store operation {op!r}")
 
-    def _all(self, tag: str) -> _Flow[list[tuple[MemoryRecord, Item]]]:
+    def _all(self, tag: str) -> Flow[list[tuple[MemoryRecord, Item]]]:
         """Every item carrying ``tag`` in the store's scope, with its record."""
-        records: list[MemoryRecord] = yield _Records((tag,))
+        records = yield from self.memory._records(
+            kinds=_KINDS, tags=(tag,), scope=self.scope, exact=True
+        )
         found = []
         for record in records:
             item = _item_of(record)
@@ -297,14 +217,14 @@ class TieredMemoryStore(BaseStore):
                 found.append((record, item))
         return found
 
-    def _find(self, namespace: tuple[str, ...], key: str) -> _Flow[list[MemoryRecord]]:
+    def _find(self, namespace: tuple[str, ...], key: str) -> Flow[list[MemoryRecord]]:
         """The records holding (namespace, key), newest first (one unless puts raced)."""
         found = yield from self._all(_item_tag(namespace, key))
         exact = [(r, i) for r, i in found if i.namespace == namespace and i.key == key]
         exact.sort(key=lambda pair: pair[1].updated_at, reverse=True)
         return [record for record, _ in exact]
 
-    def _get(self, op: GetOp) -> _Flow[Item | None]:
+    def _get(self, op: GetOp) -> Flow[Item | None]:
         _check(op.namespace, op.key)
         records = yield from self._find(op.namespace, op.key)
         return _item_of(records[0]) if records else None
@@ -321,12 +241,12 @@ class TieredMemoryStore(BaseStore):
         # not indexed, or nothing at the paths: the item is still stored, under its name
         return text or f"{'/'.join(op.namespace)}/{op.key}"
 
-    def _put(self, op: PutOp) -> _Flow[None]:
+    def _put(self, op: PutOp) -> Flow[None]:
         _check(op.namespace, op.key)
         existing = yield from self._find(op.namespace, op.key)
         if op.value is None:
             for record in existing:
-                yield _Forget(record.id)
+                yield from self.memory._forget(record.id)
             return
         now = datetime.now(UTC).isoformat()
         previous = _item_of(existing[0]) if existing else None
@@ -342,13 +262,16 @@ class TieredMemoryStore(BaseStore):
         text = self._text(op, op.value)
         tags = _tags(op.namespace, op.key)
         if existing:
-            yield _Update(existing[0].id, text, tags, meta)
+            yield from self.memory._update(existing[0].id, text=text, tags=tags, metadata=meta)
             for duplicate in existing[1:]:  # left by racing puts: the newest one wins
-                yield _Forget(duplicate.id)
+                yield from self.memory._forget(duplicate.id)
         else:
-            yield _Remember(text, tags, meta)
+            yield from self.memory._remember(
+                text, tags=tags, metadata=meta, scope=self.scope, importance=self.importance,
+                deduplicate=False,  # an item is its namespace and key, not its text
+            )  # fmt: skip
 
-    def _search(self, op: SearchOp) -> _Flow[list[SearchItem]]:
+    def _search(self, op: SearchOp) -> Flow[list[SearchItem]]:
         prefix = tuple(op.namespace_prefix)
         if len(prefix) > _MAX_DEPTH:
             return []
@@ -360,7 +283,9 @@ class TieredMemoryStore(BaseStore):
         if op.query and op.query.strip():
             # a filter applies after ranking: rank as many as the core returns
             k = _MAX_K if op.filter else min(wanted, _MAX_K)
-            hits: list[SearchHit] = yield _Search(op.query, k, (tag,))
+            hits = yield from self.memory._search(
+                op.query, k=k, tags=(tag,), scope=self.scope, exact=True
+            )
             for hit in hits:
                 item = _item_of(hit.record)
                 if item is not None:
@@ -379,7 +304,7 @@ class TieredMemoryStore(BaseStore):
         page = scored[max(op.offset, 0) : wanted]
         return [_search_item(item, score) for item, score in page]
 
-    def _list_namespaces(self, op: ListNamespacesOp) -> _Flow[list[tuple[str, ...]]]:
+    def _list_namespaces(self, op: ListNamespacesOp) -> Flow[list[tuple[str, ...]]]:
         found = yield from self._all(_STORE_TAG)
         namespaces = {item.namespace for _, item in found}
         if op.match_conditions:

@@ -33,11 +33,11 @@ from ..long_term import (
     Delete,
     Export,
     Fetch,
+    Filter,
     Insert,
     LanceStore,
     Operation,
     Optimize,
-    Scope,
     Search,
     Take,
     Upsert,
@@ -262,7 +262,7 @@ class HotStore:
         if self._log is not None:
             self._replay_orphans()
         if rows is None:
-            rows = int(lance.run(Count(Scope())))
+            rows = int(lance.run(Count(Filter())))
         if rows <= background_rows:
             self._load()
         else:
@@ -289,7 +289,7 @@ class HotStore:
             self._lance.run(Upsert(entry.records, entry.vectors))
             return
         for start in range(0, len(entry.ids), _REPLAY_IDS):
-            self._lance.run(Delete(Scope(ids=entry.ids[start : start + _REPLAY_IDS])))
+            self._lance.run(Delete(Filter(ids=entry.ids[start : start + _REPLAY_IDS])))
 
     def _load(self) -> None:
         try:
@@ -488,7 +488,7 @@ class HotStore:
         raise TypeError(f"unknown operation {op!r}")
 
     def _search(
-        self, query: str | None, vector: NDArray[np.float32] | None, scope: Scope, limit: int
+        self, query: str | None, vector: NDArray[np.float32] | None, scope: Filter, limit: int
     ) -> tuple[Pairs, Pairs]:
         extra = None
         if scope != _filtered_only(scope, self.index.columns.may_expire):
@@ -528,7 +528,7 @@ class HotStore:
 
     # --- scopes over the columns --------------------------------------------------------
 
-    def _rows(self, scope: Scope) -> NDArray[np.int64]:
+    def _rows(self, scope: Filter) -> NDArray[np.int64]:
         """The live rows ``scope`` selects, in row order (the order they were written)."""
         columns = self.index.columns
         if scope.pinned and not columns.may_pin:
@@ -564,7 +564,7 @@ class HotStore:
             rows = rows[[bool(tags.intersection(r.tags)) for r in records]]
         return rows
 
-    def _ids(self, scope: Scope) -> list[str]:
+    def _ids(self, scope: Filter) -> list[str]:
         return [r.id for r in self.index.records(self._rows(scope))]
 
     # --- lifecycle -------------------------------------------------------------------
@@ -599,13 +599,13 @@ class HotStore:
             logger.warning("the vector graph could not be saved: %s", exc)
 
 
-def _filtered_only(scope: Scope, may_expire: bool) -> Scope:
+def _filtered_only(scope: Filter, may_expire: bool) -> Filter:
     """``scope`` with only the owner ids (and its expiry clock, when nothing expires):
     what the index's search filters by itself."""
     alive_at = None if may_expire else scope.alive_at
-    return Scope(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
+    return Filter(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact,
                  alive_at=alive_at)  # fmt: skip
 
 
-def _filter(scope: Scope) -> ScopeFilter:
+def _filter(scope: Filter) -> ScopeFilter:
     return ScopeFilter(scope.user_id, scope.agent_id, scope.session_id, exact=scope.exact)
