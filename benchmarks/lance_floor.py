@@ -106,7 +106,7 @@ class _Bench:
     filters: dict[str, list[str | None]]
 
     def fts(self, i: int, where: str | None, columns: list[str], *, loose: bool = False) -> Any:
-        from tiermem.long_term import _match
+        from tiermem.long_term.tables import _match
 
         q = (self.loose if loose else self.table).query().nearest_to_text(_match(self.queries[i]))
         q = q.select(columns)

@@ -6,6 +6,7 @@ import pytest
 
 from tiermem import MemoryConfig, TieredMemory
 from tiermem import long_term as lt
+from tiermem.long_term import plan
 
 WORDS = "ferry Porto garden invoice concert dentist guitar parcel train Lisbon".split()
 
@@ -27,18 +28,18 @@ def _store() -> TieredMemory:
 
 @pytest.fixture
 def mem(monkeypatch: pytest.MonkeyPatch) -> TieredMemory:
-    monkeypatch.setattr(lt, "_FLAT_ROWS", 50)  # this table counts as large
+    monkeypatch.setattr(plan, "_FLAT_ROWS", 50)  # this table counts as large
     return _store()
 
 
 def _text(mem: TieredMemory, query: str, limit: int, **scope: str) -> list[tuple[str, float]]:
-    found, _ = mem._store.run(lt.Search(query, None, lt.Scope(**scope), limit))
+    found, _ = mem._store.run(lt.Search(query, None, lt.Filter(**scope), limit))
     return [(record.user_id or "", score) for record, score in found]
 
 
 def _nearest(mem: TieredMemory, query: str, limit: int, **scope: str) -> list[tuple[str, float]]:
     vector = mem.embedder.embed([query])[0]
-    _, found = mem._store.run(lt.Search(None, vector, lt.Scope(**scope), limit))
+    _, found = mem._store.run(lt.Search(None, vector, lt.Filter(**scope), limit))
     return [(record.user_id or "", distance) for record, distance in found]
 
 
@@ -48,7 +49,7 @@ def test_hits_within_a_wide_scope_are_those_of_the_filter_applied_first(
     queries = ["ferry to Porto", "the garden concert", "a dentist and a train"]
     after = [(_text(mem, q, 40, user_id="big"), _nearest(mem, q, 40, user_id="big"))
              for q in queries]  # fmt: skip
-    monkeypatch.setattr(lt, "_POSTFILTER_SHARE", 2.0)  # never: the filter always first
+    monkeypatch.setattr(plan, "_POSTFILTER_SHARE", 2.0)  # never: the filter always first
     first = [(_text(mem, q, 40, user_id="big"), _nearest(mem, q, 40, user_id="big"))
              for q in queries]  # fmt: skip
     assert after == first  # the same scores in the same order (ties may swap records)

@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiermem import InvalidInputError, NotFoundError, StoreError, TieredMemory
-from tiermem.long_term import _to_table
+from tiermem.long_term.rows import _to_table
 from tiermem.records import Kind, MemoryRecord
 
 WRITES = {"add_message", "add_messages", "remember", "update", "import_records"}
