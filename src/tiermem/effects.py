@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
@@ -26,7 +26,19 @@ if TYPE_CHECKING:
     from .records import MemoryRecord
     from .tokens import TokenCounter
 
-__all__ = ["Effect", "Embed", "Flow", "Summarize", "arun", "ask", "awaiting", "blocking", "run"]
+__all__ = [
+    "Effect",
+    "Embed",
+    "Flow",
+    "Summarize",
+    "adrive",
+    "arun",
+    "ask",
+    "awaiting",
+    "blocking",
+    "drive",
+    "run",
+]
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -76,38 +88,55 @@ class Parts(Protocol):
     async def store_arun(self, op: Effect[Any]) -> Any: ...
 
 
-def run(flow: Flow[T], parts: Parts) -> T:
-    """Drive ``flow`` to its end, answering each effect synchronously."""
+def drive(steps: Generator[Any, Any, T], answer: Callable[[Any], Any]) -> T:
+    """Run a sans-I/O generator to its end, sending back ``answer`` of each thing it yields:
+    the one synchronous driver (flows here, LanceDB requests in the store)."""
     result: Any = None
     while True:
         try:
-            effect = flow.send(result)
+            asked = steps.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        result = answer(asked)
+
+
+async def adrive(steps: Generator[Any, Any, T], answer: Callable[[Any], Awaitable[Any]]) -> T:
+    """`drive` for an ``answer`` that is awaited: the one asynchronous driver."""
+    result: Any = None
+    while True:
+        try:
+            asked = steps.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result = await answer(asked)
+
+
+def run(flow: Flow[T], parts: Parts) -> T:
+    """Drive ``flow`` to its end, answering each effect synchronously."""
+
+    def answer(effect: Effect[Any]) -> Any:
         if isinstance(effect, Embed):
-            result = parts.embedder.embed(effect.texts)
-        elif isinstance(effect, Summarize):
-            result = parts.summarizer.summarize(
+            return parts.embedder.embed(effect.texts)
+        if isinstance(effect, Summarize):
+            return parts.summarizer.summarize(
                 effect.records, max_tokens=effect.max_tokens, token_counter=parts.token_counter
             )
-        else:
-            result = parts.store_run(effect)
+        return parts.store_run(effect)
+
+    return drive(flow, answer)
 
 
 async def arun(flow: Flow[T], parts: Parts) -> T:
     """Drive ``flow`` to its end on the event loop, never blocking it on a sync part."""
-    result: Any = None
-    while True:
-        try:
-            effect = flow.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+
+    async def answer(effect: Effect[Any]) -> Any:
         if isinstance(effect, Embed):
-            result = await aembed(parts.embedder, effect.texts)
-        elif isinstance(effect, Summarize):
-            result = await asummarize(parts, effect)
-        else:
-            result = await parts.store_arun(effect)
+            return await aembed(parts.embedder, effect.texts)
+        if isinstance(effect, Summarize):
+            return await asummarize(parts, effect)
+        return await parts.store_arun(effect)
+
+    return await adrive(flow, answer)
 
 
 async def aembed(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:

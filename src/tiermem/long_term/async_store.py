@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import lancedb
 import pyarrow as pa
 
+from ..effects import adrive
 from .operations import Insert, Operation
 from .plan import (
     _Append,
@@ -122,13 +123,7 @@ class AsyncLanceStore:
             connection.close()
 
     async def _drive(self, steps: _Steps[T]) -> T:
-        answer: Any = None
-        while True:
-            try:
-                request = steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer = await self._io(request)
+        return await adrive(steps, self._io)
 
     async def _io(self, request: _Request) -> Any:
         t = self._aio.table

@@ -13,6 +13,7 @@ import pyarrow as pa
 from lancedb.query import LanceQueryBuilder
 from numpy.typing import NDArray
 
+from ..effects import drive
 from ..errors import SchemaVersionError, StoreError
 from ..records import MemoryRecord
 from ..write_behind import WriteBehind
@@ -207,13 +208,7 @@ class LanceStore:
             raise _failed(op, self.uri, exc) from exc
 
     def _drive(self, steps: _Steps[T]) -> T:
-        answer: Any = None
-        while True:
-            try:
-                request = steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer = self._io(request)
+        return drive(steps, self._io)
 
     def _io(self, request: _Request) -> Any:
         t = self.table
