@@ -83,9 +83,9 @@ class Parts(Protocol):
     summarizer: Summarizer
     token_counter: TokenCounter
 
-    def store_run(self, op: Effect[Any]) -> Any: ...
+    def _store_run(self, op: Effect[Any]) -> Any: ...
 
-    async def store_arun(self, op: Effect[Any]) -> Any: ...
+    async def _store_arun(self, op: Effect[Any]) -> Any: ...
 
 
 def drive(steps: Generator[Any, Any, T], answer: Callable[[Any], Any]) -> T:
@@ -121,7 +121,7 @@ def run(flow: Flow[T], parts: Parts) -> T:
             return parts.summarizer.summarize(
                 effect.records, max_tokens=effect.max_tokens, token_counter=parts.token_counter
             )
-        return parts.store_run(effect)
+        return parts._store_run(effect)
 
     return drive(flow, answer)
 
@@ -134,7 +134,7 @@ async def arun(flow: Flow[T], parts: Parts) -> T:
             return await aembed(parts.embedder, effect.texts)
         if isinstance(effect, Summarize):
             return await asummarize(parts, effect)
-        return await parts.store_arun(effect)
+        return await parts._store_arun(effect)
 
     return await adrive(flow, answer)
 

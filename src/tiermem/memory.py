@@ -159,11 +159,11 @@ class TieredMemory:
         self._check_open()
         return await arun(flow, self)
 
-    def store_run(self, op: Effect[Any]) -> Any:
+    def _store_run(self, op: Effect[Any]) -> Any:
         """Answer a store operation: the in-process index when on, else LanceDB."""
         return self._hot.run(op) if self._hot is not None else self._store.run(op)  # type: ignore[arg-type]
 
-    async def store_arun(self, op: Effect[Any]) -> Any:
+    async def _store_arun(self, op: Effect[Any]) -> Any:
         if self._hot is not None:
             return await self._hot.arun(op)  # type: ignore[arg-type]
         return await self._astore.run(op)  # type: ignore[arg-type]
