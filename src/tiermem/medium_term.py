@@ -151,15 +151,11 @@ def _sentences(record: MemoryRecord) -> list[tuple[str, str]]:
 
 
 def _participants(speakers: Iterable[str]) -> frozenset[str]:
-    """The speakers' names, lower case, each word of them (a first name is enough)."""
-    return frozenset(word.lower() for speaker in speakers for word in _WORD.findall(speaker))
-
-
-def _is_participant(word: str, participants: frozenset[str]) -> bool:
-    # "Mel" for Melanie: a short form is the start of the name
-    return word in participants or (
-        len(word) >= 3 and any(name.startswith(word) for name in participants)
-    )
+    """The speakers' names, lower case, each word of them (a first name is enough), and
+    every start of three letters or more of each ("Mel" for Melanie is a short form)."""
+    names = {word.lower() for speaker in speakers for word in _WORD.findall(speaker)}
+    starts = {name[:end] for name in names for end in range(3, len(name) + 1)}
+    return frozenset(names | starts)
 
 
 def _sentence(
@@ -170,10 +166,10 @@ def _sentence(
     facts = 0
     for position, word in enumerate(words):
         lower = word.lower().replace("\u2019", "'")
-        if lower in _STOP_WORDS or lower in _PHATIC or _is_participant(lower, participants):
+        if lower in _STOP_WORDS or lower in _PHATIC or lower in participants:
             continue
         content.add(lower)
-        if any(ch.isdigit() for ch in word) or lower in _DATE_WORDS:
+        if any(map(str.isdigit, word)) or lower in _DATE_WORDS:
             facts += 1
         elif word[0].isupper() and (_MONTH.fullmatch(lower) or position > 0):
             facts += 1  # a month, or a name that is not the sentence's first word
