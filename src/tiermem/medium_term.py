@@ -205,37 +205,21 @@ class MediumTerm:
         self.pending: list[MemoryRecord] = []
         self.summaries: list[MemoryRecord] = sorted(summaries, key=lambda s: s.seq)
 
-    def pending_tokens(self) -> int:
-        return sum(r.tokens for r in self.pending)
-
-    def due(self, trigger_tokens: int) -> bool:
-        return self.pending_tokens() >= trigger_tokens
-
-    def take_pending(self) -> list[MemoryRecord]:
-        taken, self.pending = self.pending, []
-        return taken
-
     def admit(self, evicted: Sequence[MemoryRecord]) -> list[list[MemoryRecord]]:
         """Take turns evicted from short-term; return the folds now due (caller holds
         the lock, so evictions are admitted in the order they happened)."""
-        if not self.config.enabled or not evicted:
+        if not evicted:
             return []
         self.hold(evicted)
-        return [self.take_pending()] if self.due(self.config.trigger_tokens) else []
+        if sum(r.tokens for r in self.pending) < self.config.trigger_tokens:
+            return []
+        taken, self.pending = self.pending, []
+        return [taken]
 
     def hold(self, evicted: Sequence[MemoryRecord]) -> None:
         """Keep evicted turns pending without folding them (a session being restored)."""
         if self.config.enabled:
             self.pending.extend(evicted)
-
-    def over(self, max_summaries: int) -> list[MemoryRecord]:
-        """The two oldest summaries when the tier holds too many, else nothing."""
-        return self.summaries[:2] if len(self.summaries) > max_summaries else []
-
-    def replace(self, old: Sequence[MemoryRecord], new: MemoryRecord) -> None:
-        gone = {r.id for r in old}
-        self.summaries = [new, *(s for s in self.summaries if s.id not in gone)]
-        self.summaries.sort(key=lambda s: s.seq)
 
     def drop(self, record_id: str) -> None:
         """Forget one record, pending or summary."""
@@ -267,7 +251,9 @@ class MediumTerm:
             created.append(summary)
             with self._lock:
                 self.summaries.append(summary)
-                oldest = self.over(self.config.max_summaries)
+                # the two oldest, once the tier holds too many
+                over = len(self.summaries) > self.config.max_summaries
+                oldest = self.summaries[:2] if over else []
             emit(
                 Summarized(
                     summary.session_id or "", len(turns), sum(t.tokens for t in turns),
@@ -285,13 +271,16 @@ class MediumTerm:
             created.append(merged)
             merged_away.extend(oldest)
             with self._lock:
-                self.replace(oldest, merged)
+                folded = {s.id for s in oldest}  # by id: the list may have changed meanwhile
+                kept = (s for s in self.summaries if s.id not in folded)
+                self.summaries = sorted([merged, *kept], key=lambda s: s.seq)
         gone = {s.id for s in merged_away}
         fresh = [s for s in created if s.id not in gone]
         if fresh:
             vectors = yield from ask(Embed([s.text for s in fresh]))
             yield from ask(Insert(fresh, vectors))
-        stored = [s.id for s in merged_away if s not in created]
+        made = {s.id for s in created}
+        stored = [s.id for s in merged_away if s.id not in made]  # the rest were never written
         if stored:
             yield from ask(Delete(Filter(ids=tuple(stored))))
 

@@ -414,8 +414,7 @@ class TieredMemory:
         count = yield from ask(Count(where))
         if count:
             yield from ask(Delete(where))
-        self._sessions.drop(where)  # rebuilt from the store when next used
-        self._memories.drop()
+        self._dropped(where)
         return count
 
     forget_scope = blocking(_forget_scope)
@@ -489,8 +488,9 @@ class TieredMemory:
     consolidate = blocking(_consolidate)
     aconsolidate = awaiting(_consolidate)
 
-    def _dropped(self, scope: Filter) -> None:
-        """Records of ``scope`` changed under the in-memory tiers: rebuild them when used."""
+    def _dropped(self, scope: Filter | None = None) -> None:
+        """Records of ``scope`` (every one if None) changed under the in-memory tiers:
+        rebuild them from the store when next used."""
         self._sessions.drop(scope)
         self._memories.drop(scope)
 
@@ -683,8 +683,7 @@ class TieredMemory:
             batch = checked[start : start + batch_size]
             # upsert by id: importing the same file twice does not duplicate
             yield from ask(Upsert([r for r, _ in batch], np.stack([vec for _, vec in batch])))
-        self._sessions.drop()  # restored from the store on next use
-        self._memories.drop()
+        self._dropped()  # any owner's records may have changed
         return len(checked)
 
     import_records = blocking(_import_records)
