@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import records
-from .context import chat_message, message_tokens
 from .errors import InvalidInputError, MessageTooLargeError
+from .messages import chat_message, may_be_empty, message_tokens
 from .records import COVERS_SEQ, ROLES, Kind, MemoryRecord, Owner, Scope, new_id
 from .tokens import TokenCounter
 
@@ -485,9 +485,7 @@ def check_turn(
     role = check_role(role)
     meta = check_metadata(metadata)
     check_tool_metadata(role, meta)
-    # a turn that only calls tools, or a tool with no output, has nothing to say
-    may_be_empty = role == "tool" or bool(meta.get("tool_calls"))
-    text = check_text("content", content, allow_empty=may_be_empty)
+    text = check_text("content", content, allow_empty=may_be_empty(role, meta))
     tokens = message_tokens(counter, chat_message(role, text, meta))
     user_id, agent_id, session_id = owner
     return MemoryRecord(

@@ -141,7 +141,7 @@ class HashingEmbedder(Embedder):
         return f"HashingEmbedder(dimensions={self._dim})"
 
 
-class FunctionEmbedder:
+class FunctionEmbedder(Embedder):
     """An embedding function as an `Embedder`: rows come back float32 and of unit length.
 
     ``embed`` maps a list of texts to one vector each (any client: the framework
@@ -178,6 +178,8 @@ class FunctionEmbedder:
         return self._dimensions
 
     def _rows(self, texts: Sequence[str], vectors: Vectors) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
         matrix = np.asarray(vectors, dtype=np.float32)
         if self._dimensions is None and matrix.ndim == 2:
             self._dimensions = matrix.shape[1]  # seen: no probe needed
@@ -189,16 +191,12 @@ class FunctionEmbedder:
         return normalize_rows(matrix)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return self._rows(texts, self._embed(list(texts)))
+        return self._rows(texts, self._embed(list(texts)) if texts else [])
 
     async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if self._aembed is None:
-            return await asyncio.to_thread(self.embed, texts)
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return self._rows(texts, await self._aembed(list(texts)))
+            return await super().aembed(texts)  # `embed` on a worker thread
+        return self._rows(texts, await self._aembed(list(texts)) if texts else [])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r})"

@@ -306,7 +306,7 @@ DEFAULT_PROMPT = (
 )
 
 
-class PromptSummarizer:
+class PromptSummarizer(Summarizer):
     """A language model as a `Summarizer`: one prompt in, its answer cut to the budget.
 
     ``complete`` answers a prompt (any LLM client: the framework adapters pass their
@@ -342,9 +342,9 @@ class PromptSummarizer:
     async def asummarize(
         self, records: Sequence[MemoryRecord], *, max_tokens: int, token_counter: TokenCounter
     ) -> str:
-        prompt = self.prompt_for(records, max_tokens)
-        if self.acomplete is not None:
-            answer = await self.acomplete(prompt)
-        else:
-            answer = await asyncio.to_thread(self.complete, prompt)
+        if self.acomplete is None:  # `summarize` on a worker thread
+            return await super().asummarize(
+                records, max_tokens=max_tokens, token_counter=token_counter
+            )
+        answer = await self.acomplete(self.prompt_for(records, max_tokens))
         return truncate(answer.strip(), max_tokens=max_tokens, counter=token_counter)

@@ -36,6 +36,7 @@ __all__ = [
     "Turn",
     "chat_message",
     "exact_tokens",
+    "may_be_empty",
     "message_tokens",
     "split_context",
     "to_turn",
@@ -80,15 +81,16 @@ class Turn(NamedTuple):
         return chat_message(self.role, content, self.metadata)
 
 
-def _may_be_empty(role: str, metadata: Mapping[str, Any]) -> bool:
-    # a turn that only calls tools, or a tool with no output, has nothing to say
+def may_be_empty(role: str, metadata: Mapping[str, Any]) -> bool:
+    """The empty-content rule: a turn that only calls tools, or a tool with no output,
+    has nothing to say; any other turn must say something."""
     return role == "tool" or bool(metadata.get("tool_calls"))
 
 
 def to_turn(role: str, content: str, metadata: Mapping[str, Any] | None = None) -> Turn:
     """The turn stored for a message: empty content the core refuses gets a stand-in."""
     meta = dict(metadata or {})
-    if not content.strip() and not _may_be_empty(role, meta):
+    if not content.strip() and not may_be_empty(role, meta):
         return Turn(role, f"[empty {role} message]", {**meta, PLACEHOLDER: True})
     return Turn(role, content, meta)
 
