@@ -159,6 +159,11 @@ def _retryable(exc: BaseException, op: Operation | None) -> bool:
     return racing or stale
 
 
+def _pause(attempt: int) -> float:
+    """Seconds before try ``attempt + 2``: doubling, jittered so racing writers part."""
+    return 0.02 * 2.0**attempt * (1 + random.random())
+
+
 def _retrying(action: Callable[[int], T], op: Operation | None = None) -> T:
     """``action(tries)`` until it succeeds or fails for good."""
     for attempt in range(_RETRIES):
@@ -167,7 +172,7 @@ def _retrying(action: Callable[[int], T], op: Operation | None = None) -> T:
         except Exception as exc:
             if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
-            time.sleep(0.02 * 2**attempt * (1 + random.random()))
+            time.sleep(_pause(attempt))
     raise AssertionError("unreachable")
 
 
@@ -178,7 +183,7 @@ async def _aretrying(action: Callable[[int], Awaitable[T]], op: Operation) -> T:
         except Exception as exc:
             if attempt == _RETRIES - 1 or not _retryable(exc, op):
                 raise
-            await asyncio.sleep(0.02 * 2**attempt * (1 + random.random()))
+            await asyncio.sleep(_pause(attempt))
     raise AssertionError("unreachable")
 
 
